@@ -1,0 +1,145 @@
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+import { parseHostPattern, patternKey } from '../policy/host-pattern.js';
+
+/**
+ * The config contract (see docs/configuration.md). Unknown keys are errors everywhere.
+ * Semantic checks (host patterns, CIDRs, duplicates) run here too, so every problem is
+ * reported with the path of its key and, through the loader, its file and line.
+ */
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** A duration in milliseconds, written as a number of ms or a string like "10s", "500ms", "2m". */
+export const DurationSchema = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
+  if (typeof value === 'number') return value;
+  const match = DURATION.exec(value.trim());
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. 500ms, 10s, 2m` });
+    return z.NEVER;
+  }
+  return Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
+});
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s\[\]]+):(\d{1,5})$/;
+
+/** "host:port" or "[v6]:port", as a listener address. */
+export const ListenAddressSchema = z.string().refine((value) => {
+  const match = HOST_PORT.exec(value);
+  return match !== null && Number(match[2]) <= 65535;
+}, { message: 'must be host:port, e.g. 127.0.0.1:3128 or [::1]:3128' });
+
+export const TlsVersionSchema = z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']);
+
+const CidrSchema = z.string().refine((value) => {
+  try {
+    if (value.includes('/')) ipaddr.parseCIDR(value);
+    else ipaddr.parse(value);
+    return true;
+  } catch {
+    return false;
+  }
+}, { message: 'must be an IP address or CIDR range, e.g. 10.0.0.0/8' });
+
+const ListenerSchema = z.strictObject({
+  address: ListenAddressSchema,
+  mode: z.enum(['explicit', 'transparent-http', 'transparent-tls']).default('explicit'),
+  tls: z.strictObject({
+    min_version: TlsVersionSchema.default('TLSv1.2'),
+    max_version: TlsVersionSchema.optional(),
+    ciphers: z.string().optional(),
+  }).optional(),
+});
+
+const HttpMethodSchema = z.string().regex(/^[A-Za-z!#$%&'*+.^_`|~-]+$/, 'must be an HTTP method token such as GET')
+  .transform((m) => m.toUpperCase());
+
+const RuleSchema = z.strictObject({
+  name: z.string().min(1).regex(/^[A-Za-z0-9_.:-]+$/, 'may hold letters, digits and _ . : - only'),
+  hosts: z.array(z.string()).min(1, 'list at least one host'),
+  ports: z.array(z.number().int().min(1).max(65535)).min(1).optional(),
+  methods: z.array(HttpMethodSchema).min(1).optional(),
+  paths: z.array(z.string().startsWith('/', 'a path must start with "/"')).min(1).optional(),
+  clients: z.array(CidrSchema).min(1).optional(),
+  users: z.array(z.string().min(1)).min(1).optional(),
+  inspect: z.boolean().default(false),
+  comment: z.string().optional(),
+}).superRefine((rule, ctx) => {
+  const seen = new Map<string, number>();
+  rule.hosts.forEach((host, index) => {
+    const parsed = parseHostPattern(host);
+    if (!parsed.ok) {
+      ctx.addIssue({ code: 'custom', path: ['hosts', index], message: parsed.error });
+      return;
+    }
+    const key = patternKey(parsed.value);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['hosts', index], message: `"${host}" repeats hosts[${first}]` });
+    } else {
+      seen.set(key, index);
+    }
+  });
+});
+
+export const ProxyConfigSchema = z.strictObject({
+  listen: z.array(ListenerSchema).min(1, 'list at least one listener')
+    .default([{ address: '127.0.0.1:3128', mode: 'explicit' }]),
+  admin: z.strictObject({
+    address: ListenAddressSchema.default('127.0.0.1:9090'),
+    token: z.string().min(16, 'a token must be at least 16 characters').optional(),
+    enabled: z.boolean().default(true),
+  }).optional(),
+  state_dir: z.string().min(1).default('./.portcullis'),
+  ca: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  upstream: z.strictObject({
+    tls: z.strictObject({
+      min_version: TlsVersionSchema.default('TLSv1.2'),
+      extra_ca: z.array(z.string().min(1)).default([]),
+    }).optional(),
+    proxy: z.url({ protocol: /^http$/, error: 'must be an http:// URL such as http://parent:3128' }).optional(),
+  }).optional(),
+  resolve: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({})
+    .superRefine((map, ctx) => {
+      for (const [name, value] of Object.entries(map)) {
+        for (const address of Array.isArray(value) ? value : [value]) {
+          if (!ipaddr.isValid(address)) {
+            ctx.addIssue({ code: 'custom', path: [name], message: `"${address}" is not an IP address` });
+          }
+        }
+      }
+    }),
+  destinations: z.strictObject({
+    allow_ranges: z.array(CidrSchema).default([]),
+  }).default({ allow_ranges: [] }),
+  log: z.strictObject({
+    format: z.enum(['json', 'squid', 'console']).default('json'),
+    file: z.string().min(1).default('-'),
+  }).default({ format: 'json', file: '-' }),
+  timeouts: z.strictObject({
+    upstream_connect: DurationSchema.default(10_000),
+    upstream_response: DurationSchema.default(60_000),
+    client_headers: DurationSchema.default(30_000),
+    idle: DurationSchema.default(60_000),
+    tunnel_idle: DurationSchema.default(600_000),
+  }).default({ upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000 }),
+  rules: z.array(RuleSchema).default([]).superRefine((rules, ctx) => {
+    const names = new Map<string, number>();
+    rules.forEach((rule, index) => {
+      const first = names.get(rule.name);
+      if (first !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `rule name "${rule.name}" repeats rules[${first}]` });
+      } else {
+        names.set(rule.name, index);
+      }
+    });
+  }),
+  default: z.literal('deny', { error: 'the only default is "deny"; add allow rules instead' }).default('deny'),
+  dry_run: z.boolean().default(false),
+});
+
+/** The validated, defaulted config. Deep-frozen by the loader; nothing below config/ re-checks it. */
+export type ProxyConfig = z.infer<typeof ProxyConfigSchema>;
+export type ListenerConfig = ProxyConfig['listen'][number];
+export type RuleConfig = ProxyConfig['rules'][number];

@@ -1,0 +1,56 @@
+/**
+ * The finished-flow record: what the access log, the dashboard and metrics see of one
+ * request or tunnel. Built by the proxy when a flow ends (also on errors and aborts).
+ */
+export interface FlowRecord {
+  /** Unique id of this flow. */
+  readonly id: string;
+  /** For a request inside an intercepted tunnel: the tunnel's flow id. */
+  readonly parentId?: string;
+  /** 'http' for one HTTP request, 'tunnel' for a CONNECT (or transparent TLS) connection. */
+  readonly kind: 'http' | 'tunnel';
+  /** Epoch milliseconds when the flow started. */
+  readonly startedAt: number;
+  /** Milliseconds from start to end. */
+  readonly durationMs: number;
+  /** Client peer address and port. */
+  readonly client: { readonly address: string; readonly port: number };
+  /** Listener address the client connected to, e.g. "127.0.0.1:3128". */
+  readonly listener: string;
+  /** Request method; "CONNECT" for tunnels. */
+  readonly method: string;
+  /** Absolute URL for HTTP flows, "host:port" authority for tunnels; "-" when unparseable. */
+  readonly url: string;
+  /** Canonical destination host, or the raw text when it could not be parsed. */
+  readonly host: string;
+  /** Destination port (0 when unknown). */
+  readonly port: number;
+  /** TLS SNI the client sent, when known. */
+  readonly sni?: string;
+  /** What happened: allow or deny. In dry-run mode a would-be denial is 'allow' with wouldDeny set. */
+  readonly verdict: 'allow' | 'deny';
+  /** Stable reason code ('rule-matched', 'no-rule-matched', 'address-blocked', ...). */
+  readonly reason: string;
+  /** Name of the rule that decided, when one did. */
+  readonly rule?: string;
+  /** Human detail of the decision or error. */
+  readonly detail?: string;
+  /** Dry run: the policy would have denied this flow for `reason`. */
+  readonly wouldDeny?: boolean;
+  /** Status sent to the client (200 for an established tunnel, 0 when none was sent). */
+  readonly status: number;
+  /** Bytes from the client toward the upstream (request body or tunnel bytes). */
+  readonly bytesUp: number;
+  /** Bytes from the upstream toward the client (response body or tunnel bytes). */
+  readonly bytesDown: number;
+  /** "ip:port" of the upstream actually dialed. */
+  readonly upstreamAddress?: string;
+  /** Tunnel handling: spliced (not decrypted) or intercepted. */
+  readonly tunnelMode?: 'splice' | 'intercept';
+  /** Error code (PCL_ERR_...) when the flow failed. */
+  readonly errorCode?: string;
+  /** Response Content-Type, when known (for Squid's log format). */
+  readonly contentType?: string;
+  /** Authenticated proxy user, when any. */
+  readonly user?: string;
+}

@@ -1,0 +1,75 @@
+import { domainToASCII } from 'node:url';
+import ipaddr from 'ipaddr.js';
+
+/**
+ * One host name or IP literal in canonical form: lowercase, no trailing dot, IDN as punycode,
+ * IPv4 in dotted-quad whatever notation it arrived in (decimal, octal, hex, short forms),
+ * IPv6 compressed without brackets, IPv4-mapped IPv6 unwrapped to IPv4.
+ */
+export type CanonicalHost =
+  | { readonly kind: 'name'; readonly host: string }
+  | { readonly kind: 'ip'; readonly host: string; readonly family: 4 | 6 };
+
+export type HostParseResult = { ok: true; value: CanonicalHost } | { ok: false; error: string };
+
+const NAME_CHARS = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/;
+const MAX_NAME_LENGTH = 253;
+const MAX_LABEL_LENGTH = 63;
+
+const fail = (error: string): HostParseResult => ({ ok: false, error });
+
+/** Canonicalizes an address parsed by ipaddr.js, unwrapping IPv4-mapped IPv6. */
+export const canonicalIp = (address: ipaddr.IPv4 | ipaddr.IPv6): CanonicalHost => {
+  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
+    return { kind: 'ip', host: (address as ipaddr.IPv6).toIPv4Address().toString(), family: 4 };
+  }
+  return address.kind() === 'ipv4'
+    ? { kind: 'ip', host: address.toString(), family: 4 }
+    : { kind: 'ip', host: address.toString(), family: 6 };
+};
+
+/**
+ * Parses a host as a client sent it (CONNECT authority host, Host header, URL host, SNI).
+ * Uses the WHATWG host parser, the one browsers and curl agree with, so "0x7f.1" and
+ * "2130706433" are recognised as 127.0.0.1 rather than passed on to a resolver that would
+ * interpret them the same way behind the policy's back.
+ */
+export const parseHost = (raw: string): HostParseResult => {
+  if (raw.length === 0) return fail('empty host');
+  if (raw.length > 1024) return fail('host too long');
+  let text = raw;
+  const bracketed = text.startsWith('[') && text.endsWith(']');
+  if (bracketed) text = text.slice(1, -1);
+  if (text.includes(':')) {
+    // IPv6 literal (with or without brackets). Zone ids are never valid destinations.
+    if (text.includes('%')) return fail(`IPv6 zone identifiers are not allowed: ${raw}`);
+    if (!ipaddr.IPv6.isValid(text)) return fail(`invalid IPv6 address: ${raw}`);
+    return { ok: true, value: canonicalIp(ipaddr.IPv6.parse(text)) };
+  }
+  if (bracketed) return fail(`invalid bracketed host: ${raw}`);
+  if (/[\s\x00-\x1f\x7f/\\?#@%]/.test(text)) return fail(`invalid characters in host: ${JSON.stringify(raw)}`);
+  let hostname: string;
+  try {
+    hostname = new URL(`http://${text}/`).hostname;
+  } catch {
+    return fail(`invalid host: ${JSON.stringify(raw)}`);
+  }
+  if (hostname.startsWith('[')) {
+    return { ok: true, value: canonicalIp(ipaddr.IPv6.parse(hostname.slice(1, -1))) };
+  }
+  if (ipaddr.IPv4.isValidFourPartDecimal(hostname)) {
+    return { ok: true, value: { kind: 'ip', host: hostname, family: 4 } };
+  }
+  if (hostname.endsWith('.')) hostname = hostname.slice(0, -1);
+  // A trailing dot on a numeric-looking name ("1.2.3.4.") is handled by WHATWG already;
+  // anything still numeric-looking in the last label is an IPv4 the parser refused.
+  if (hostname.length === 0) return fail('empty host');
+  if (hostname.length > MAX_NAME_LENGTH) return fail(`host name longer than ${MAX_NAME_LENGTH} characters`);
+  if (!NAME_CHARS.test(hostname)) return fail(`invalid host name: ${JSON.stringify(raw)}`);
+  const labels = hostname.split('.');
+  if (labels.some((label) => label.length > MAX_LABEL_LENGTH)) return fail(`host label longer than ${MAX_LABEL_LENGTH} characters`);
+  const last = labels[labels.length - 1] ?? '';
+  if (/^(0x[0-9a-f]*|[0-9]+)$/.test(last)) return fail(`ambiguous numeric host: ${JSON.stringify(raw)}`);
+  if (domainToASCII(hostname) !== hostname) return fail(`invalid host name: ${JSON.stringify(raw)}`);
+  return { ok: true, value: { kind: 'name', host: hostname } };
+};

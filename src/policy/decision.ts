@@ -1,0 +1,54 @@
+/** Stable reason codes: the log, the 403 body, Proxy-Status, metrics and tests all use them. */
+export type DenyReason =
+  | 'no-rule-matched'
+  | 'port-not-allowed'
+  | 'client-not-allowed'
+  | 'method-not-allowed'
+  | 'path-not-allowed'
+  | 'ambiguous-path'
+  | 'address-blocked'
+  | 'sni-mismatch'
+  | 'sni-missing'
+  | 'host-mismatch'
+  | 'invalid-destination'
+  | 'userinfo-in-url'
+  | 'ip-literal-not-allowed'
+  | 'addon-denied'
+  | 'addon-failed';
+
+export type AllowDecision = {
+  readonly verdict: 'allow';
+  readonly reason: 'rule-matched';
+  /** Name of the rule that allowed. */
+  readonly rule: string;
+  /** CONNECT/SNI stage only: true when some matching rule needs the requests (paths, methods, inspect). */
+  readonly intercept: boolean;
+};
+
+export type DenyDecision = {
+  readonly verdict: 'deny';
+  readonly reason: DenyReason;
+  /** Name of the closest rule when one explains the denial (e.g. host matched, path did not). */
+  readonly rule?: string;
+  /** Human detail for logs and the 403 body. */
+  readonly detail?: string;
+};
+
+export type Decision = AllowDecision | DenyDecision;
+
+export const allow = (rule: string, intercept = false): AllowDecision => ({
+  verdict: 'allow',
+  reason: 'rule-matched',
+  rule,
+  intercept,
+});
+
+export const deny = (reason: DenyReason, rule?: string, detail?: string): DenyDecision => {
+  const decision: { verdict: 'deny'; reason: DenyReason; rule?: string; detail?: string } = {
+    verdict: 'deny',
+    reason,
+  };
+  if (rule !== undefined) decision.rule = rule;
+  if (detail !== undefined) decision.detail = detail;
+  return decision;
+};
