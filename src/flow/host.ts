@@ -43,8 +43,16 @@ export const parseHost = (raw: string): HostParseResult => {
   if (text.includes(':')) {
     // IPv6 literal (with or without brackets). Zone ids are never valid destinations.
     if (text.includes('%')) return fail(`IPv6 zone identifiers are not allowed: ${raw}`);
-    if (!ipaddr.IPv6.isValid(text)) return fail(`invalid IPv6 address: ${raw}`);
-    return { ok: true, value: canonicalIp(ipaddr.IPv6.parse(text)) };
+    if (!/^[0-9a-fA-F:.]+$/.test(text) || !ipaddr.IPv6.isValid(text)) return fail(`invalid IPv6 address: ${raw}`);
+    // ipaddr.js alone would read "::1.2.3.4" as ::ffff:1.2.3.4 and accept "0177"/"0x7f" octets in the
+    // embedded IPv4; the WHATWG parser rejects those and serializes to pure hex, the address clients mean.
+    let serialized: string;
+    try {
+      serialized = new URL(`http://[${text}]/`).hostname;
+    } catch {
+      return fail(`invalid IPv6 address: ${raw}`);
+    }
+    return { ok: true, value: canonicalIp(ipaddr.IPv6.parse(serialized.slice(1, -1))) };
   }
   if (bracketed) return fail(`invalid bracketed host: ${raw}`);
   if (/[\s\x00-\x1f\x7f/\\?#@%]/.test(text)) return fail(`invalid characters in host: ${JSON.stringify(raw)}`);

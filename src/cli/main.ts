@@ -1,0 +1,85 @@
+import { Command, CommanderError, Option } from 'commander';
+import { checkCommand } from './check-command.js';
+import { EXIT_USAGE, type CliIo } from './cli-io.js';
+import { explainCommand } from './explain-command.js';
+import { runCommand, type SignalSource } from './run-command.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+const processSignals: SignalSource = {
+  on: (signal, handler) => { process.on(signal, handler); },
+  off: (signal, handler) => { process.off(signal, handler); },
+};
+
+/** Builds the CLI; returns the exit code instead of exiting (only bin/ sets it). */
+export const main = async (argv: readonly string[], io: CliIo, signals: SignalSource = processSignals): Promise<number> => {
+  let exitCode = 0;
+  const program = new Command('portcullis')
+    .description('Portcullis: a deny-by-default egress gateway (forward HTTP/HTTPS proxy with a domain and URL policy)')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `
+Examples:
+  portcullis run                                  # embedded default config on 127.0.0.1:3128
+  portcullis run -c portcullis.yaml --listen 0.0.0.0:3128
+  portcullis check -c portcullis.yaml
+  portcullis explain -c portcullis.yaml GET https://www.googleapis.com/storage/v1/b/allowed-bkt/o
+`);
+
+  program.command('run')
+    .description('start the proxy and log every decision until SIGINT/SIGTERM (SIGHUP reloads, SIGUSR1 reopens the log file)')
+    .option('-c, --config <file>', 'YAML config file (default: the embedded example config)')
+    .option('--listen <addr>', 'explicit-proxy listen address host:port, instead of the config\'s listeners (repeatable)', collect, [])
+    .addHelpText('after', `
+Examples:
+  portcullis run
+  portcullis run -c /etc/portcullis/portcullis.yaml
+  portcullis run -c portcullis.yaml --listen 127.0.0.1:3128 --listen [::1]:3128
+  curl -x http://127.0.0.1:3128 http://example.com/
+`)
+    .action(async (options: { config?: string; listen: string[] }) => {
+      exitCode = await runCommand(options.config ? { config: options.config, listen: options.listen } : { listen: options.listen }, io, signals);
+    });
+
+  program.command('check')
+    .description('validate a config file: prints "file:line key: problem" and exits 1, or lists the rules and exits 0')
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .addHelpText('after', `
+Examples:
+  portcullis check -c portcullis.yaml && echo valid
+`)
+    .action(async (options: { config: string }) => {
+      exitCode = await checkCommand(options.config, io);
+    });
+
+  program.command('explain')
+    .description('show which rule allows or denies a request, without touching the network (exit 0 allowed, 1 denied, 2 bad input)')
+    .requiredOption('-c, --config <file>', 'YAML config file')
+    .argument('<method>', 'HTTP method, e.g. GET')
+    .argument('<url>', 'absolute URL, e.g. https://api.example.com/v1/items')
+    .addOption(new Option('--client <ip>', 'client source address, for rules with clients:').default('127.0.0.1'))
+    .option('--sni <name>', 'TLS SNI the client would send (https only)')
+    .addHelpText('after', `
+Examples:
+  portcullis explain -c portcullis.yaml GET http://deb.debian.org/debian/dists/bookworm/Release
+  portcullis explain -c portcullis.yaml POST https://www.googleapis.com/storage/v1/b/allowed-bkt/o --client 10.0.0.5
+`)
+    .action(async (method: string, url: string, options: { config: string; client: string; sni?: string }) => {
+      exitCode = await explainCommand(method, url, options.sni === undefined
+        ? { config: options.config, client: options.client }
+        : { config: options.config, client: options.client, sni: options.sni }, io);
+    });
+
+  try {
+    await program.parseAsync(argv as string[]);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    io.stderr.write(`portcullis: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+  return exitCode;
+};

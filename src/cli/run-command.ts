@@ -1,0 +1,101 @@
+import pino from 'pino';
+import { loadConfig } from '../config/load-config.js';
+import { formatProblem } from '../config/config-problem.js';
+import { loadDefaultConfig } from '../config/default-config.js';
+import type { ProxyConfig } from '../config/schema.js';
+import { deepFreeze } from '../config/deep-freeze.js';
+import { createAccessLog } from '../logging/access-log.js';
+import { createProxy } from '../proxy.js';
+import { EXIT_FAILURE, EXIT_OK, type CliIo } from './cli-io.js';
+
+export interface RunOptions {
+  readonly config?: string;
+  readonly listen: readonly string[];
+}
+
+/** Signals the run command reacts to; injected so tests can drive them. */
+export interface SignalSource {
+  on(signal: NodeJS.Signals, handler: () => void): void;
+  off(signal: NodeJS.Signals, handler: () => void): void;
+}
+
+const withListenOverrides = (config: ProxyConfig, listen: readonly string[]): ProxyConfig =>
+  listen.length === 0
+    ? config
+    : deepFreeze({ ...config, listen: listen.map((address) => ({ address, mode: 'explicit' as const })) });
+
+const loadFor = async (options: RunOptions, io: CliIo): Promise<{ ok: true; config: ProxyConfig } | { ok: false; lines: string[] }> => {
+  const result = options.config ? await loadConfig(options.config) : { ok: true as const, config: loadDefaultConfig(io.cwd) };
+  if (!result.ok) return { ok: false, lines: result.problems.map(formatProblem) };
+  return { ok: true, config: withListenOverrides(result.config, options.listen) };
+};
+
+/**
+ * `portcullis run`: start the listeners, log every flow, and keep going until SIGINT/SIGTERM.
+ * SIGHUP reloads the config file (a broken file is refused and the old policy stays);
+ * SIGUSR1 reopens the access-log file after rotation.
+ */
+export const runCommand = async (options: RunOptions, io: CliIo, signals: SignalSource): Promise<number> => {
+  const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: false }));
+  const loaded = await loadFor(options, io);
+  if (!loaded.ok) {
+    for (const line of loaded.lines) io.stderr.write(`${line}\n`);
+    io.stderr.write('portcullis: not started, the config has problems\n');
+    return EXIT_FAILURE;
+  }
+  const config = loaded.config;
+  const accessLog = createAccessLog(
+    { format: config.log.format, file: config.log.file, color: config.log.file === '-' && io.stdout.isTTY === true },
+    { stdout: io.stdout, onError: (error: Error) => logger.error({ err: error }, 'access log write failed') },
+  );
+  const proxy = createProxy(config, { logger, onFlow: (record) => accessLog.write(record) });
+  let bound: string[];
+  try {
+    bound = await proxy.start();
+  } catch (error) {
+    io.stderr.write(`portcullis: ${(error as Error).message}\n`);
+    await accessLog.close();
+    return EXIT_FAILURE;
+  }
+  const first = bound[0] ?? '127.0.0.1:3128';
+  io.stderr.write([
+    `portcullis: listening on ${bound.map((a) => `http://${a}`).join(', ')} (${config.rules.length} rules, default deny${config.dry_run ? ', DRY RUN: denials are logged, not enforced' : ''})`,
+    `portcullis: config ${options.config ?? '(embedded default; write your own and pass -c FILE)'}`,
+    'portcullis: point clients at it:',
+    `    export http_proxy=http://${first} https_proxy=http://${first}`,
+    `    curl -x http://${first} https://example.com/`,
+    '',
+  ].join('\n'));
+
+  return new Promise<number>((resolve) => {
+    const reload = (): void => {
+      if (!options.config) {
+        logger.warn({}, 'SIGHUP: running on the embedded default config, nothing to reload');
+        return;
+      }
+      void loadFor(options, io).then((next) => {
+        if (!next.ok) {
+          logger.error({ problems: next.lines }, 'reload refused: the new config has problems; the old policy stays in force');
+          for (const line of next.lines) io.stderr.write(`${line}\n`);
+          return;
+        }
+        proxy.reload(next.config);
+        logger.info({ rules: next.config.rules.length }, 'config reloaded');
+      });
+    };
+    const reopen = (): void => {
+      void accessLog.reopen();
+    };
+    const stop = (): void => {
+      signals.off('SIGINT', stop);
+      signals.off('SIGTERM', stop);
+      signals.off('SIGHUP', reload);
+      signals.off('SIGUSR1', reopen);
+      void proxy.close().then(() => accessLog.close()).then(() => resolve(EXIT_OK));
+    };
+    signals.on('SIGINT', stop);
+    signals.on('SIGTERM', stop);
+    signals.on('SIGHUP', reload);
+    signals.on('SIGUSR1', reopen);
+  });
+};

@@ -1,0 +1,22 @@
+import path from 'node:path';
+import { deepFreeze } from './deep-freeze.js';
+import type { ProxyConfig } from './schema.js';
+
+/**
+ * Resolves the file paths a config names (state_dir, ca.cert, ca.key, upstream.tls.extra_ca,
+ * log.file unless "-") against `baseDir`, normally the config file's directory. Returns a new
+ * frozen config; absolute paths are kept as written.
+ */
+export const resolveConfigPaths = (config: ProxyConfig, baseDir: string): ProxyConfig => {
+  const resolve = (file: string): string => path.resolve(baseDir, file);
+  const tls = config.upstream?.tls;
+  return deepFreeze({
+    ...config,
+    state_dir: resolve(config.state_dir),
+    ...(config.ca && { ca: { ...config.ca, cert: resolve(config.ca.cert), key: resolve(config.ca.key) } }),
+    ...(config.upstream && {
+      upstream: { ...config.upstream, ...(tls && { tls: { ...tls, extra_ca: tls.extra_ca.map(resolve) } }) },
+    }),
+    log: { ...config.log, file: config.log.file === '-' ? '-' : resolve(config.log.file) },
+  });
+};

@@ -1,0 +1,269 @@
+import fs from 'node:fs';
+import { Writable } from 'node:stream';
+import { PortcullisError } from '../errors.js';
+import type { FlowRecord } from '../flow/flow-record.js';
+import { formatConsole, formatJson, formatSquid } from './access-log-format.js';
+
+export type AccessLogFormat = 'json' | 'squid' | 'console';
+
+export interface AccessLogOptions {
+  readonly format: AccessLogFormat;
+  /** File appended to (created 0640; its directory must exist); "-" writes to deps.stdout. */
+  readonly file: string;
+  /** Console format only: ANSI colors. */
+  readonly color?: boolean;
+}
+
+export interface AccessLogDeps {
+  readonly stdout: NodeJS.WritableStream;
+  /** Write problems and drop counts; never thrown at the caller. */
+  readonly onError: (err: Error) => void;
+  /** How often the file's inode is compared with the path's, and failed opens are retried (default 1000). */
+  readonly watchIntervalMs?: number;
+  /** Lines are dropped (and counted) while more than this many bytes wait for the OS (default 8 MiB). */
+  readonly maxPendingBytes?: number;
+}
+
+export interface AccessLog {
+  /** Formats and queues one line; drops it when the output is backed up or failing. Never throws. */
+  write(record: FlowRecord): void;
+  /** Closes and reopens the file (logrotate's rename-then-signal); no-op for stdout. */
+  reopen(): Promise<void>;
+  /** Resolves when every line written so far has reached the OS (or failed). */
+  flush(): Promise<void>;
+  /** Flushes, closes the file and stops watching it; later writes are ignored. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_WATCH_INTERVAL_MS = 1000;
+const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
+const FILE_MODE = 0o640;
+
+/** One output stream and the bookkeeping flush() needs: write callbacks fire in write order. */
+interface Sink {
+  readonly stream: NodeJS.WritableStream;
+  /** Opened by us, so ended by us (stdout is not). */
+  readonly owned: boolean;
+  fd: number | undefined;
+  failed: boolean;
+  issued: number;
+  completed: number;
+  readonly waiters: Array<{ readonly target: number; readonly resolve: () => void }>;
+  /** Callback shared by all of this sink's writes: no closure per line. */
+  readonly written: (err?: Error | null) => void;
+  readonly failure: (err: Error) => void;
+}
+
+const pendingBytes = (stream: NodeJS.WritableStream): number =>
+  (stream as Partial<Writable>).writableLength ?? 0;
+
+const settleWaiters = (sink: Sink): void => {
+  while (sink.waiters.length > 0 && sink.waiters[0]!.target <= sink.completed) sink.waiters.shift()!.resolve();
+};
+
+const drained = (sink: Sink): Promise<void> =>
+  sink.completed >= sink.issued
+    ? Promise.resolve()
+    : new Promise((resolve) => sink.waiters.push({ target: sink.issued, resolve }));
+
+const whenClosed = (stream: fs.WriteStream): Promise<void> =>
+  new Promise((resolve) => {
+    if (stream.closed) return resolve();
+    stream.once('close', () => resolve());
+  });
+
+/** Open, or failed and closed. */
+const whenSettled = (stream: fs.WriteStream): Promise<void> =>
+  new Promise((resolve) => {
+    if (!stream.pending || stream.closed) return resolve();
+    stream.once('ready', () => resolve());
+    stream.once('close', () => resolve());
+  });
+
+const errorCode = (err: Error): string => (err as NodeJS.ErrnoException).code ?? err.name;
+
+export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps): AccessLog => {
+  const color = options.color ?? false;
+  const format =
+    options.format === 'json'
+      ? formatJson
+      : options.format === 'squid'
+        ? formatSquid
+        : (record: FlowRecord) => formatConsole(record, { color });
+  const toStdout = options.file === '-';
+  const where = toStdout ? 'stdout' : options.file;
+  const maxPending = deps.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
+  const reportedCodes = new Set<string>();
+  const retiring = new Set<Promise<void>>();
+  let dropped = 0;
+  let closed = false;
+  let closing: Promise<void> | undefined;
+  let checking = false;
+  let formatFailureReported = false;
+
+  const report = (err: Error): void => {
+    try {
+      deps.onError(err);
+    } catch {
+      // A failing reporter must not reach the proxy either.
+    }
+  };
+
+  const reportOnce = (code: string, message: string, cause: unknown): void => {
+    if (reportedCodes.has(code)) return;
+    reportedCodes.add(code);
+    report(new PortcullisError('PCL_ERR_LOG_WRITE', message, { cause }));
+  };
+
+  const reportDrops = (): void => {
+    if (dropped === 0) return;
+    const lines = dropped;
+    dropped = 0;
+    report(new PortcullisError('PCL_ERR_LOG_WRITE', `access log ${where}: dropped ${lines} line(s) while the output was backed up or failing`));
+  };
+
+  const afterWrite = (sink: Sink, err: Error | null | undefined): void => {
+    sink.completed += 1;
+    if (err) {
+      dropped += 1;
+    } else {
+      if (reportedCodes.size > 0) reportedCodes.clear(); // recovered: report the next failure again
+      if (dropped > 0 && pendingBytes(sink.stream) <= maxPending / 2) reportDrops();
+    }
+    settleWaiters(sink);
+  };
+
+  const makeSink = (stream: NodeJS.WritableStream, owned: boolean): Sink => {
+    const sink: Sink = {
+      stream,
+      owned,
+      fd: undefined,
+      failed: false,
+      issued: 0,
+      completed: 0,
+      waiters: [],
+      written: (err) => afterWrite(sink, err),
+      failure: (err) => {
+        sink.failed = true;
+        reportOnce(errorCode(err), `access log ${where}: ${err.message}`, err);
+      },
+    };
+    stream.on('error', sink.failure);
+    if (owned) {
+      stream.once('open', (fd: number) => (sink.fd = fd));
+      stream.once('close', () => (sink.fd = undefined));
+    }
+    return sink;
+  };
+
+  const openFile = (): Sink => {
+    let stream: fs.WriteStream;
+    try {
+      stream = fs.createWriteStream(options.file, { flags: 'a', mode: FILE_MODE });
+    } catch (err) {
+      // Invalid path arguments throw; turn that into the same asynchronous failure as ENOENT.
+      const failed = new Writable() as unknown as fs.WriteStream;
+      const sink = makeSink(failed, true);
+      failed.destroy(err instanceof Error ? err : new Error(String(err)));
+      return sink;
+    }
+    return makeSink(stream, true);
+  };
+
+  let current = toStdout ? makeSink(deps.stdout, false) : openFile();
+
+  /** Ends a sink we replaced or are closing; its queued lines still reach its (old) file. */
+  const retire = (sink: Sink): Promise<void> => {
+    if (!sink.owned) return drained(sink).then(() => void sink.stream.off('error', sink.failure));
+    const stream = sink.stream as fs.WriteStream;
+    const done = whenClosed(stream).then(() => {
+      retiring.delete(done);
+    });
+    retiring.add(done);
+    if (!stream.destroyed) stream.end();
+    return done;
+  };
+
+  const swap = async (): Promise<void> => {
+    const old = current;
+    current = openFile();
+    await Promise.all([whenSettled(current.stream as fs.WriteStream), retire(old)]);
+  };
+
+  // Rotation without a signal: the path now names another file, or nothing.
+  const check = (): void => {
+    if (closed || checking) return;
+    const sink = current;
+    if (sink.failed) {
+      void swap(); // retry after a failed open or write
+      return;
+    }
+    const fd = sink.fd;
+    if (fd === undefined) return;
+    checking = true;
+    fs.fstat(fd, (fdErr, opened) => {
+      fs.stat(options.file, (pathErr, onDisk) => {
+        checking = false;
+        // Ignore the answer when the sink changed meanwhile: its fd number may have been reused.
+        if (closed || current !== sink || sink.failed || fdErr) return;
+        const gone = pathErr !== null && (pathErr.code === 'ENOENT' || pathErr.code === 'ENOTDIR');
+        const moved = pathErr === null && (onDisk.ino !== opened.ino || onDisk.dev !== opened.dev);
+        if (gone || moved) void swap();
+      });
+    });
+  };
+
+  const timer = toStdout ? undefined : setInterval(check, deps.watchIntervalMs ?? DEFAULT_WATCH_INTERVAL_MS);
+  timer?.unref();
+
+  const flush = async (): Promise<void> => {
+    await Promise.all([...retiring, drained(current)]);
+  };
+
+  return {
+    write(record: FlowRecord): void {
+      if (closed) return;
+      let line: string;
+      try {
+        line = `${format(record)}\n`;
+      } catch (err) {
+        // A bug, not an I/O condition: report the first one only.
+        if (!formatFailureReported) {
+          formatFailureReported = true;
+          report(new PortcullisError('PCL_ERR_LOG_WRITE', `access log: cannot format flow ${String(record?.id)}: ${String(err)}`, { cause: err }));
+        }
+        return;
+      }
+      const sink = current;
+      if (sink.failed || pendingBytes(sink.stream) + line.length > maxPending) {
+        dropped += 1;
+        return;
+      }
+      sink.issued += 1;
+      try {
+        sink.stream.write(line, sink.written);
+      } catch (err) {
+        sink.issued -= 1;
+        dropped += 1;
+        reportOnce('write', `access log ${where}: ${String(err)}`, err);
+      }
+    },
+
+    reopen: async (): Promise<void> => {
+      if (closed || toStdout) return;
+      await swap();
+    },
+
+    flush,
+
+    close(): Promise<void> {
+      closing ??= (async () => {
+        closed = true;
+        if (timer !== undefined) clearInterval(timer);
+        await Promise.all([...retiring, retire(current)]);
+        reportDrops();
+      })();
+      return closing;
+    },
+  };
+};

@@ -1,0 +1,216 @@
+import type { RuleConfig } from '../config/schema.js';
+import { PortcullisError } from '../errors.js';
+import { formatAuthority, type Destination } from '../flow/destination.js';
+import type { CanonicalHost } from '../flow/host.js';
+import { allow, deny, type Decision, type DenyDecision } from './decision.js';
+import { parseHostPattern, type HostPattern } from './host-pattern.js';
+import {
+  createClientMatcher,
+  createHostMatcher,
+  createMethodMatcher,
+  createPathMatcher,
+  createPortMatcher,
+  createUserMatcher,
+  parseClientIp,
+  type IpAddress,
+  type Matcher,
+  type PortFacts,
+} from './matchers.js';
+import { normalizePath } from './path-normalizer.js';
+
+export interface ConnectionFacts {
+  readonly destination: Destination;
+  /** Client source IP; IPv4-mapped IPv6 is unwrapped here. */
+  readonly clientIp: string;
+  /** Authenticated proxy user, if any. */
+  readonly user?: string;
+  /** 'http' = plain HTTP request (default port 80); 'tls' = CONNECT / TLS (default port 443). */
+  readonly transport: 'http' | 'tls';
+}
+
+export interface RequestFacts extends ConnectionFacts {
+  /** As sent; methods are case-sensitive tokens, so "get" does not match a GET rule. */
+  readonly method: string;
+  /** Raw origin-form target as sent. */
+  readonly pathAndQuery: string;
+}
+
+export interface CompiledPolicy {
+  /** At CONNECT/SNI time: deny, or allow with intercept=true if any rule matching host/port/client/user has paths, methods or inspect:true. */
+  decideConnection(facts: ConnectionFacts): Decision;
+  /** Full decision for one HTTP request (plain HTTP, or inside an intercepted tunnel). */
+  decideRequest(facts: RequestFacts): Decision;
+  /** One line per rule, built from the matchers' explain(). */
+  explainRules(): string[];
+  readonly ruleNames: readonly string[];
+}
+
+interface CompiledRule {
+  readonly name: string;
+  /** Position in the config: among several matching rules, the first one is named. */
+  readonly index: number;
+  readonly patterns: readonly HostPattern[];
+  readonly host: Matcher<CanonicalHost>;
+  readonly port: Matcher<PortFacts>;
+  readonly client: Matcher<IpAddress | undefined> | undefined;
+  readonly user: Matcher<string | undefined> | undefined;
+  readonly method: Matcher<string> | undefined;
+  readonly path: Matcher<string> | undefined;
+  readonly inspect: boolean;
+  /** True when the requests inside a tunnel must be seen: paths, methods or inspect. */
+  readonly needsRequest: boolean;
+}
+
+const configError = (message: string): PortcullisError => new PortcullisError('PCL_ERR_CONFIG_INVALID', message);
+
+const compileRule = (rule: RuleConfig, index: number): CompiledRule => {
+  const where = `rules[${index}] (${rule.name})`;
+  const patterns = rule.hosts.map((host, i) => {
+    const parsed = parseHostPattern(host);
+    if (!parsed.ok) throw configError(`${where}.hosts[${i}]: ${parsed.error}`);
+    return parsed.value;
+  });
+  const paths = rule.paths?.map((path, i) => {
+    const normalized = normalizePath(path);
+    if (!normalized.ok || path.includes('?')) {
+      throw configError(`${where}.paths[${i}]: ${normalized.ok ? 'a rule path cannot hold a query' : normalized.error}`);
+    }
+    return normalized.path;
+  });
+  let client: Matcher<IpAddress | undefined> | undefined;
+  try {
+    client = rule.clients && createClientMatcher(rule.clients);
+  } catch (error) {
+    throw configError(`${where}.clients: ${(error as Error).message}`);
+  }
+  return Object.freeze({
+    name: rule.name,
+    index,
+    patterns: Object.freeze(patterns),
+    host: createHostMatcher(patterns),
+    port: createPortMatcher(rule.ports),
+    client,
+    user: rule.users && createUserMatcher(rule.users),
+    method: rule.methods && createMethodMatcher(rule.methods),
+    path: paths && createPathMatcher(paths),
+    inspect: rule.inspect === true,
+    needsRequest: paths !== undefined || rule.methods !== undefined || rule.inspect === true,
+  });
+};
+
+type RuleLookup = (host: CanonicalHost) => readonly CompiledRule[];
+
+const addTo = (map: Map<string, number[]>, key: string, index: number): void => {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [index]);
+  else if (list[list.length - 1] !== index) list.push(index);
+};
+
+/**
+ * Finds the rules whose hosts match, in config order, without scanning every rule for names:
+ * exact names and IPs by key, wildcards by each parent suffix of the host, CIDRs by a scan.
+ * The index only narrows; every candidate is confirmed by its own host matcher.
+ */
+const buildRuleLookup = (rules: readonly CompiledRule[]): RuleLookup => {
+  const exact = new Map<string, number[]>();
+  const suffixes = new Map<string, number[]>();
+  const cidrRules: number[] = [];
+  for (const rule of rules) {
+    for (const pattern of rule.patterns) {
+      if (pattern.kind === 'exact') addTo(exact, pattern.name, rule.index);
+      else if (pattern.kind === 'ip') addTo(exact, pattern.address, rule.index);
+      else if (pattern.kind === 'subdomains') addTo(suffixes, pattern.suffix, rule.index);
+      else if (cidrRules[cidrRules.length - 1] !== rule.index) cidrRules.push(rule.index);
+    }
+  }
+  return (host) => {
+    const found = new Set<number>(exact.get(host.host));
+    if (host.kind === 'name') {
+      for (let dot = host.host.indexOf('.'); dot >= 0; dot = host.host.indexOf('.', dot + 1)) {
+        for (const index of suffixes.get(host.host.slice(dot + 1)) ?? []) found.add(index);
+      }
+    } else {
+      for (const index of cidrRules) found.add(index);
+    }
+    return [...found]
+      .sort((a, b) => a - b)
+      .map((index) => rules[index] as CompiledRule)
+      .filter((rule) => rule.host.matches(host));
+  };
+};
+
+type Stage = { ok: true; rules: readonly [CompiledRule, ...CompiledRule[]] } | { ok: false; decision: DenyDecision };
+
+const nonEmpty = (rules: readonly CompiledRule[]): rules is readonly [CompiledRule, ...CompiledRule[]] => rules.length > 0;
+
+const explainRule = (rule: CompiledRule): string => {
+  const parts = [rule.host, rule.port, rule.client, rule.user, rule.path, rule.method]
+    .filter((m): m is Matcher<never> => m !== undefined)
+    .map((m) => m.explain());
+  return `allow ${rule.name}: ${parts.join(', ')}${rule.inspect ? ', inspect' : ''}`;
+};
+
+/** Compiles rules once into an immutable policy; throws PCL_ERR_CONFIG_INVALID on a bad rule. */
+export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
+  const compiled = Object.freeze(rules.map(compileRule));
+  const lookup = buildRuleLookup(compiled);
+  const hasIpRules = compiled.some((rule) => rule.patterns.some((p) => p.kind === 'ip' || p.kind === 'cidr'));
+  const explanations = Object.freeze(compiled.map(explainRule));
+
+  const matchConnection = (facts: ConnectionFacts): Stage => {
+    const { host, port } = facts.destination;
+    const byHost = lookup(host);
+    if (!nonEmpty(byHost)) {
+      const why = host.kind === 'ip' && !hasIpRules ? ': IP literals only match rules that list IP addresses or CIDR ranges' : '';
+      return { ok: false, decision: deny('no-rule-matched', undefined, `no rule allows host ${host.host}${why}`) };
+    }
+    const byPort = byHost.filter((rule) => rule.port.matches({ port, transport: facts.transport }));
+    if (!nonEmpty(byPort)) {
+      const detail = `port ${port} is not allowed for ${host.host} (${facts.transport})`;
+      return { ok: false, decision: deny('port-not-allowed', byHost[0].name, detail) };
+    }
+    const clientIp = parseClientIp(facts.clientIp);
+    const clientOk = (rule: CompiledRule): boolean => rule.client?.matches(clientIp) ?? true;
+    const byClient = byPort.filter((rule) => clientOk(rule) && (rule.user?.matches(facts.user) ?? true));
+    if (!nonEmpty(byClient)) {
+      const closest = byPort[0];
+      const detail = clientOk(closest)
+        ? `${facts.user === undefined ? 'an unauthenticated client' : `user ${facts.user}`} may not reach ${formatAuthority(facts.destination)}`
+        : `client ${clientIp?.toString() ?? facts.clientIp} may not reach ${formatAuthority(facts.destination)}`;
+      return { ok: false, decision: deny('client-not-allowed', closest.name, detail) };
+    }
+    return { ok: true, rules: byClient };
+  };
+
+  const decideConnection = (facts: ConnectionFacts): Decision => {
+    const stage = matchConnection(facts);
+    if (!stage.ok) return stage.decision;
+    return allow(stage.rules[0].name, stage.rules.some((rule) => rule.needsRequest));
+  };
+
+  const decideRequest = (facts: RequestFacts): Decision => {
+    const stage = matchConnection(facts);
+    if (!stage.ok) return stage.decision;
+    const byMethod = stage.rules.filter((rule) => rule.method?.matches(facts.method) ?? true);
+    if (!nonEmpty(byMethod)) {
+      const detail = `method ${facts.method} is not allowed for ${formatAuthority(facts.destination)}`;
+      return deny('method-not-allowed', stage.rules[0].name, detail);
+    }
+    // Normalize only when a rule looks at the path: a rule without paths allows any path, ambiguous or not.
+    const normalized = byMethod.some((rule) => rule.path !== undefined) ? normalizePath(facts.pathAndQuery) : undefined;
+    const full = byMethod.find((rule) => rule.path === undefined || (normalized?.ok === true && rule.path.matches(normalized.path)));
+    if (full !== undefined) return allow(full.name);
+    const closest = byMethod[0];
+    if (normalized === undefined || !normalized.ok) {
+      return deny('ambiguous-path', closest.name, normalized?.error);
+    }
+    return deny('path-not-allowed', closest.name, `path ${normalized.path} is not allowed for ${formatAuthority(facts.destination)}`);
+  };
+
+  return Object.freeze({
+    decideConnection,
+    decideRequest,
+    explainRules: () => [...explanations],
+    ruleNames: Object.freeze(compiled.map((rule) => rule.name)),
+  });
+};

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import type { ProxyConfig } from './config/schema.js';
+import type { FlowRecord } from './flow/flow-record.js';
+import { silentLogger, type Logger } from './logging/logger.js';
+import { createDialingAgent } from './net/dialing-agent.js';
+import { createExplicitListener, type Listener } from './net/explicit-listener.js';
+import type { LookupAll } from './net/resolver.js';
+import { buildProxyState, type ProxyState } from './proxy-state.js';
+import type { Clock, ProxyRuntime } from './runtime.js';
+
+export interface ProxyDeps {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** DNS lookup used for names not pinned in `resolve:`; the system resolver by default. */
+  readonly lookup?: LookupAll;
+  /** Receives every finished flow (access log, dashboard, tests). */
+  readonly onFlow?: (record: FlowRecord) => void;
+}
+
+export interface Proxy {
+  /** Binds every listener; resolves with their bound addresses, in config order. */
+  start(): Promise<string[]>;
+  /** Stops listeners and drops open connections. */
+  close(): Promise<void>;
+  /** Swaps in a new policy atomically; connections already established keep going. */
+  reload(config: ProxyConfig): void;
+  state(): ProxyState;
+  readonly listeners: readonly Listener[];
+  /** Counters since start. */
+  stats(): { readonly flows: number; readonly denied: number; readonly wouldDeny: number };
+}
+
+/** The one construction point: builds the state, the upstream pool and the listeners. */
+export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy => {
+  let current = buildProxyState(config, deps.lookup);
+  const logger = deps.logger ?? silentLogger;
+  const clock = deps.clock ?? { now: () => Date.now() };
+  const idPrefix = randomBytes(4).toString('hex');
+  let flowCounter = 0;
+  const counters = { flows: 0, denied: 0, wouldDeny: 0 };
+  const runtime: ProxyRuntime = {
+    state: () => current,
+    clock,
+    logger,
+    nextFlowId: () => `${idPrefix}-${(flowCounter += 1).toString(36)}`,
+    recordFlow: (record) => {
+      counters.flows += 1;
+      if (record.verdict === 'deny') counters.denied += 1;
+      if (record.wouldDeny) counters.wouldDeny += 1;
+      try {
+        deps.onFlow?.(record);
+      } catch (error) {
+        logger.error({ err: error }, 'flow observer failed');
+      }
+    },
+    upstreamAgent: createDialingAgent(() => current.dialer, { freeSocketTimeoutMs: 30_000 }),
+  };
+  const listeners = config.listen.map((listenerConfig) => {
+    if (listenerConfig.mode !== 'explicit') {
+      throw new Error(`listener ${listenerConfig.address}: mode ${listenerConfig.mode} is not supported yet`);
+    }
+    return createExplicitListener(runtime, listenerConfig);
+  });
+  return {
+    listeners,
+    state: () => current,
+    stats: () => ({ ...counters }),
+    async start() {
+      const bound: string[] = [];
+      try {
+        for (const listener of listeners) bound.push(await listener.listen());
+      } catch (error) {
+        await Promise.all(listeners.map((l) => l.close()));
+        throw error;
+      }
+      return bound;
+    },
+    async close() {
+      await Promise.all(listeners.map((l) => l.close()));
+      runtime.upstreamAgent.destroy();
+    },
+    reload(next) {
+      current = buildProxyState(next, deps.lookup);
+    },
+  };
+};

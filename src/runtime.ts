@@ -1,0 +1,22 @@
+import type http from 'node:http';
+import type { FlowRecord } from './flow/flow-record.js';
+import type { Logger } from './logging/logger.js';
+import type { ProxyState } from './proxy-state.js';
+
+/** A source of time, injected so tests and logs agree. */
+export interface Clock {
+  now(): number;
+}
+
+/** What every connection handler needs; one per proxy instance, passed explicitly. */
+export interface ProxyRuntime {
+  /** The policy in force now; read once per decision. */
+  state(): ProxyState;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  nextFlowId(): string;
+  /** Called exactly once per finished flow (access log, dashboard, metrics). */
+  recordFlow(record: FlowRecord): void;
+  /** Keep-alive pool for plain-HTTP upstream requests. */
+  readonly upstreamAgent: http.Agent;
+}

@@ -1,0 +1,50 @@
+import type { TestContext } from 'node:test';
+import { ProxyConfigSchema, type ProxyConfig } from '../../src/config/schema.js';
+import { deepFreeze } from '../../src/config/deep-freeze.js';
+import type { FlowRecord } from '../../src/flow/flow-record.js';
+import { createProxy, type Proxy } from '../../src/proxy.js';
+import type { LookupAll } from '../../src/net/resolver.js';
+
+export interface TestProxy {
+  readonly proxy: Proxy;
+  /** "http://127.0.0.1:PORT" of the first listener. */
+  readonly url: string;
+  readonly port: number;
+  readonly flows: FlowRecord[];
+  /** Waits (bounded) until at least n flows were recorded. */
+  waitForFlows(n: number, timeoutMs?: number): Promise<FlowRecord[]>;
+}
+
+/** Config input as a test writes it: anything the YAML could hold. */
+export type TestConfigInput = Record<string, unknown>;
+
+export const testConfig = (input: TestConfigInput): ProxyConfig =>
+  deepFreeze(ProxyConfigSchema.parse({
+    listen: [{ address: '127.0.0.1:0' }],
+    // Test origins live on loopback: allow it explicitly, as design convention 13 says.
+    destinations: { allow_ranges: ['127.0.0.0/8', '::1/128'] },
+    ...input,
+  }));
+
+/** Starts a proxy on 127.0.0.1:0 with the given config; closed in t.after. */
+export const startTestProxy = async (t: TestContext, input: TestConfigInput, deps: { lookup?: LookupAll } = {}): Promise<TestProxy> => {
+  const flows: FlowRecord[] = [];
+  const proxy = createProxy(testConfig(input), { onFlow: (record) => flows.push(record), ...(deps.lookup ? { lookup: deps.lookup } : {}) });
+  const [address] = await proxy.start();
+  t.after(() => proxy.close());
+  const port = Number(address?.split(':').pop());
+  return {
+    proxy,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    flows,
+    async waitForFlows(n, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (flows.length < n) {
+        if (Date.now() > deadline) throw new Error(`expected ${n} flows, saw ${flows.length}: ${JSON.stringify(flows)}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return flows;
+    },
+  };
+};
