@@ -1,4 +1,6 @@
-import { parseConfigText, resolveConfigPaths, type ConfigResult } from './load-config.js';
+import { PortcullisError } from '../errors.js';
+import { formatProblem, parseConfigText, resolveConfigPaths } from './load-config.js';
+import type { ProxyConfig } from './schema.js';
 
 /** The config `portcullis run` uses without `-c`; also a commented starting point for a real one. */
 export const DEFAULT_CONFIG_YAML = `# Portcullis: a deny-by-default egress proxy.
@@ -43,9 +45,12 @@ default: deny                  # the only value; "dry_run: true" would log "woul
 
 /**
  * Parses the embedded default config, resolving its relative paths (state_dir) against `baseDir`
- * (the caller's working directory). Same result shape as loadConfig, so callers handle both alike.
+ * (the caller's working directory). It is tested to be valid, so a problem here is a bug: it throws.
  */
-export const loadDefaultConfig = (baseDir: string): ConfigResult => {
+export const loadDefaultConfig = (baseDir: string): ProxyConfig => {
   const result = parseConfigText(DEFAULT_CONFIG_YAML, '<default config>');
-  return result.ok ? { ok: true, config: resolveConfigPaths(result.config, baseDir) } : result;
+  if (!result.ok) {
+    throw new PortcullisError('PCL_ERR_CONFIG_INVALID', result.problems.map(formatProblem).join('\n'));
+  }
+  return resolveConfigPaths(result.config, baseDir);
 };

@@ -161,7 +161,7 @@ const forward = (
     const upstream = http.request(options);
     current = upstream;
     upstream.setTimeout(runtime.state().config.timeouts.upstream_response, () => {
-      upstream.destroy(new PortcullisError('PCL_ERR_UPSTREAM_TIMEOUT', `no answer from ${destination.host.host}:${destination.port} within ${runtime.state().config.timeouts.upstream_response} ms`));
+      upstream.destroy(new PortcullisError('PCL_ERR_UPSTREAM_RESPONSE_TIMEOUT', `no answer from ${destination.host.host}:${destination.port} within ${runtime.state().config.timeouts.upstream_response} ms`));
     });
     upstream.once('socket', (socket) => {
       const address = agent.addressOf(socket);

@@ -46,7 +46,15 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('request', createForwardRequestHandler(runtime, info));
+  // Sockets with a request in progress: a parse error there (client vanished mid-body) is
+  // logged by that request's own flow, not as a separate malformed request.
+  const busy = new WeakSet<net.Socket>();
+  const forwardRequest = createForwardRequestHandler(runtime, info);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    busy.add(req.socket);
+    res.once('close', () => busy.delete(req.socket));
+    forwardRequest(req, res);
+  });
   server.on('connect', createConnectHandler(runtime, info));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
     const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, reason: 'malformed-request' };
@@ -56,7 +64,7 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
     }, (record) => runtime.recordFlow(record));
     Object.assign(flow.fields, { verdict: 'deny', reason: known.reason, detail: `${error.code ?? 'error'}: ${error.message}` });
     // A connection reset before any request is not worth an access-log line.
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    if (error.code === 'ECONNRESET' || !socket.writable || busy.has(socket)) {
       socket.destroy();
       return;
     }
