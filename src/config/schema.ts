@@ -1,6 +1,7 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { parseHostPattern, patternKey } from '../policy/host-pattern.js';
+import { validateRulePath } from '../policy/path-normalizer.js';
 
 /**
  * The config contract (see docs/configuration.md). Unknown keys are errors everywhere.
@@ -66,6 +67,10 @@ const RuleSchema = z.strictObject({
   inspect: z.boolean().default(false),
   comment: z.string().optional(),
 }).superRefine((rule, ctx) => {
+  rule.paths?.forEach((path, index) => {
+    const error = validateRulePath(path);
+    if (error !== undefined) ctx.addIssue({ code: 'custom', path: ['paths', index], message: error });
+  });
   const seen = new Map<string, number>();
   rule.hosts.forEach((host, index) => {
     const parsed = parseHostPattern(host);

@@ -52,6 +52,8 @@ interface Sink {
   /** Callback shared by all of this sink's writes: no closure per line. */
   readonly written: (err?: Error | null) => void;
   readonly failure: (err: Error) => void;
+  /** Resolves when the sink this one replaced has closed; until then this one holds its lines. */
+  readonly after: Promise<void>;
 }
 
 const pendingBytes = (stream: NodeJS.WritableStream): number =>
@@ -133,10 +135,11 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
     settleWaiters(sink);
   };
 
-  const makeSink = (stream: NodeJS.WritableStream, owned: boolean): Sink => {
+  const makeSink = (stream: NodeJS.WritableStream, owned: boolean, after = Promise.resolve()): Sink => {
     const sink: Sink = {
       stream,
       owned,
+      after,
       fd: undefined,
       failed: false,
       issued: 0,
@@ -156,18 +159,23 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
     return sink;
   };
 
-  const openFile = (): Sink => {
+  const openFile = (after?: Promise<void>): Sink => {
     let stream: fs.WriteStream;
     try {
       stream = fs.createWriteStream(options.file, { flags: 'a', mode: FILE_MODE });
     } catch (err) {
       // Invalid path arguments throw; turn that into the same asynchronous failure as ENOENT.
       const failed = new Writable() as unknown as fs.WriteStream;
-      const sink = makeSink(failed, true);
+      const sink = makeSink(failed, true, after);
       failed.destroy(err instanceof Error ? err : new Error(String(err)));
       return sink;
     }
-    return makeSink(stream, true);
+    if (after !== undefined) {
+      // The old and new stream may append to the same file (a no-op rotation): keep lines in order.
+      stream.cork();
+      void after.then(() => stream.uncork());
+    }
+    return makeSink(stream, true, after);
   };
 
   let current = toStdout ? makeSink(deps.stdout, false) : openFile();
@@ -176,18 +184,22 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
   const retire = (sink: Sink): Promise<void> => {
     if (!sink.owned) return drained(sink).then(() => void sink.stream.off('error', sink.failure));
     const stream = sink.stream as fs.WriteStream;
-    const done = whenClosed(stream).then(() => {
-      retiring.delete(done);
-    });
+    const done = sink.after
+      .then(() => {
+        if (!stream.destroyed) stream.end();
+        return whenClosed(stream);
+      })
+      .then(() => {
+        retiring.delete(done);
+      });
     retiring.add(done);
-    if (!stream.destroyed) stream.end();
     return done;
   };
 
   const swap = async (): Promise<void> => {
-    const old = current;
-    current = openFile();
-    await Promise.all([whenSettled(current.stream as fs.WriteStream), retire(old)]);
+    const oldClosed = retire(current);
+    current = openFile(oldClosed);
+    await Promise.all([whenSettled(current.stream as fs.WriteStream), oldClosed]);
   };
 
   // Rotation without a signal: the path now names another file, or nothing.

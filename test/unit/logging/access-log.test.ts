@@ -29,12 +29,6 @@ const makeRecord = (n: number): FlowRecord => ({
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
-const tempDir = async (t: TestContext): Promise<string> => {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'portcullis-log-'));
-  t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-};
-
 const waitFor = async (what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
@@ -60,20 +54,36 @@ interface Harness {
   readonly errors: Error[];
 }
 
-const openLog = (t: TestContext, file: string, deps: Partial<AccessLogDeps> = {}): Harness => {
-  const errors: Error[] = [];
-  const log = createAccessLog(
-    { format: 'json', file },
-    { stdout: new PassThrough(), onError: (err) => errors.push(err), watchIntervalMs: 10, ...deps },
-  );
-  t.after(() => log.close());
-  return { log, errors };
+interface Workspace {
+  readonly dir: string;
+  /** A JSON access log whose errors are collected; closed before the dir is removed. */
+  openLog(file: string, deps?: Partial<AccessLogDeps>): Harness;
+}
+
+const workspace = async (t: TestContext): Promise<Workspace> => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'portcullis-log-'));
+  const logs: AccessLog[] = [];
+  t.after(async () => {
+    await Promise.all(logs.map((log) => log.close()));
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+  const openLog = (file: string, deps: Partial<AccessLogDeps> = {}): Harness => {
+    const errors: Error[] = [];
+    const log = createAccessLog(
+      { format: 'json', file },
+      { stdout: new PassThrough(), onError: (err) => errors.push(err), watchIntervalMs: 10, ...deps },
+    );
+    logs.push(log);
+    return { log, errors };
+  };
+  return { dir, openLog };
 };
 
 test('lines are appended to an existing file, one per flow', async (t) => {
-  const file = path.join(await tempDir(t), 'access.log');
+  const { dir, openLog } = await workspace(t);
+  const file = path.join(dir, 'access.log');
   await fs.writeFile(file, 'existing\n');
-  const { log, errors } = openLog(t, file);
+  const { log, errors } = openLog(file);
   for (const n of range(1, 3)) log.write(makeRecord(n));
   await log.flush();
   const text = await fs.readFile(file, 'utf8');
@@ -84,8 +94,9 @@ test('lines are appended to an existing file, one per flow', async (t) => {
 });
 
 test('a new file is created with mode 0640', async (t) => {
-  const file = path.join(await tempDir(t), 'access.log');
-  const { log } = openLog(t, file);
+  const { dir, openLog } = await workspace(t);
+  const file = path.join(dir, 'access.log');
+  const { log } = openLog(file);
   log.write(makeRecord(1));
   await log.flush();
   const mode = (await fs.stat(file)).mode & 0o777;
@@ -93,8 +104,9 @@ test('a new file is created with mode 0640', async (t) => {
 });
 
 test('flush resolves once the lines reached the file, without closing it', async (t) => {
-  const file = path.join(await tempDir(t), 'access.log');
-  const { log } = openLog(t, file);
+  const { dir, openLog } = await workspace(t);
+  const file = path.join(dir, 'access.log');
+  const { log } = openLog(file);
   for (const n of range(1, 2000)) log.write(makeRecord(n));
   await log.flush();
   assert.deepEqual(await idsIn(file), range(1, 2000));
@@ -104,8 +116,9 @@ test('flush resolves once the lines reached the file, without closing it', async
 });
 
 test('close flushes everything, and later writes are ignored without throwing', async (t) => {
-  const file = path.join(await tempDir(t), 'access.log');
-  const { log, errors } = openLog(t, file);
+  const { dir, openLog } = await workspace(t);
+  const file = path.join(dir, 'access.log');
+  const { log, errors } = openLog(file);
   for (const n of range(1, 10_000)) log.write(makeRecord(n));
   await log.close();
   assert.deepEqual(await idsIn(file), range(1, 10_000));
@@ -116,10 +129,10 @@ test('close flushes everything, and later writes are ignored without throwing', 
 });
 
 test('a renamed file is noticed without a signal: a new file is created and nothing is lost or duplicated', async (t) => {
-  const dir = await tempDir(t);
+  const { dir, openLog } = await workspace(t);
   const file = path.join(dir, 'access.log');
   const rotated = path.join(dir, 'access.log.1');
-  const { log, errors } = openLog(t, file);
+  const { log, errors } = openLog(file);
   for (const n of range(1, 50)) log.write(makeRecord(n));
   await log.flush();
   await fs.rename(file, rotated);
@@ -135,8 +148,9 @@ test('a renamed file is noticed without a signal: a new file is created and noth
 });
 
 test('a deleted file is noticed and recreated', async (t) => {
-  const file = path.join(await tempDir(t), 'access.log');
-  const { log, errors } = openLog(t, file);
+  const { dir, openLog } = await workspace(t);
+  const file = path.join(dir, 'access.log');
+  const { log, errors } = openLog(file);
   log.write(makeRecord(1));
   await log.flush();
   await fs.unlink(file);
@@ -148,10 +162,10 @@ test('a deleted file is noticed and recreated', async (t) => {
 });
 
 test('reopen() after a rename sends later lines to the new file and the earlier ones to the old', async (t) => {
-  const dir = await tempDir(t);
+  const { dir, openLog } = await workspace(t);
   const file = path.join(dir, 'access.log');
   const rotated = path.join(dir, 'access.log.1');
-  const { log, errors } = openLog(t, file, { watchIntervalMs: 60_000 }); // only the signal
+  const { log, errors } = openLog(file, { watchIntervalMs: 60_000 }); // only the signal
   for (const n of range(1, 20)) log.write(makeRecord(n));
   await waitFor('the file to be opened', () => existsSync(file));
   await fs.rename(file, rotated);
@@ -166,10 +180,10 @@ test('reopen() after a rename sends later lines to the new file and the earlier 
 });
 
 test('lines written while reopen() is in progress are neither lost nor duplicated', async (t) => {
-  const dir = await tempDir(t);
+  const { dir, openLog } = await workspace(t);
   const file = path.join(dir, 'access.log');
   const rotated = path.join(dir, 'access.log.1');
-  const { log } = openLog(t, file, { watchIntervalMs: 60_000 });
+  const { log } = openLog(file, { watchIntervalMs: 60_000 });
   const reopens: Array<Promise<void>> = [];
   for (const n of range(1, 3000)) {
     log.write(makeRecord(n));
@@ -189,9 +203,10 @@ test('lines written while reopen() is in progress are neither lost nor duplicate
 });
 
 test('a missing directory is reported once via onError, never thrown, and writing resumes once it exists', async (t) => {
-  const dir = path.join(await tempDir(t), 'not-yet');
+  const { dir: parent, openLog } = await workspace(t);
+  const dir = path.join(parent, 'not-yet');
   const file = path.join(dir, 'access.log');
-  const { log, errors } = openLog(t, file);
+  const { log, errors } = openLog(file);
   await waitFor('the open error', () => errors.length > 0);
   let n = 0;
   const deadline = Date.now() + 150; // several retry intervals
@@ -213,8 +228,8 @@ test('a missing directory is reported once via onError, never thrown, and writin
 });
 
 test('a path that is a directory is reported via onError', async (t) => {
-  const dir = await tempDir(t);
-  const { log, errors } = openLog(t, dir);
+  const { dir, openLog } = await workspace(t);
+  const { log, errors } = openLog(dir);
   log.write(makeRecord(1));
   await waitFor('the open error', () => errors.length > 0);
   assert.deepEqual(errorsOf(errors), ['EISDIR']);
@@ -222,7 +237,8 @@ test('a path that is a directory is reported via onError', async (t) => {
 });
 
 test('a failing device (disk full) is reported once per error code while the log keeps trying', { skip: !existsSync('/dev/full') }, async (t) => {
-  const { log, errors } = openLog(t, '/dev/full');
+  const { openLog } = await workspace(t);
+  const { log, errors } = openLog('/dev/full');
   let n = 0;
   await waitFor('the write error', async () => {
     log.write(makeRecord((n += 1)));
@@ -238,16 +254,13 @@ test('a failing device (disk full) is reported once per error code while the log
 });
 
 test('an onError that throws does not reach the caller', async (t) => {
-  const file = path.join(await tempDir(t), 'missing', 'access.log');
+  const { dir, openLog } = await workspace(t);
   let calls = 0;
-  const log = createAccessLog(
-    { format: 'json', file },
-    { stdout: new PassThrough(), watchIntervalMs: 10, onError: () => {
-      calls += 1;
-      throw new Error('reporter broke');
-    } },
-  );
-  t.after(() => log.close());
+  const onError = (): void => {
+    calls += 1;
+    throw new Error('reporter broke');
+  };
+  const { log } = openLog(path.join(dir, 'missing', 'access.log'), { onError });
   await waitFor('the error report', () => calls > 0);
   assert.doesNotThrow(() => log.write(makeRecord(1)));
 });

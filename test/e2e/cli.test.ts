@@ -1,0 +1,173 @@
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startHttpOrigin } from '../helpers/origin.js';
+import { curl } from '../helpers/clients.js';
+import { runCli, startCli } from '../helpers/cli-process.js';
+
+const FIXTURES = path.resolve('test/fixtures/configs');
+
+const tempDir = (t: { after(fn: () => void): void }): string => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pcl-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+};
+
+const configFor = (originPort: number, extra = ''): string => `
+listen:
+  - address: 127.0.0.1:0
+resolve:
+  allowed.test: 127.0.0.1
+  denied.test: 127.0.0.1
+destinations:
+  allow_ranges: [127.0.0.0/8]
+rules:
+  - name: allowed-origin
+    hosts: [allowed.test]
+    ports: [${originPort}]
+${extra}`;
+
+test('check accepts every valid fixture and lists the rules', async () => {
+  for (const file of readdirSync(FIXTURES).filter((f) => f.startsWith('valid-'))) {
+    const result = await runCli(['check', '-c', path.join(FIXTURES, file)]);
+    assert.equal(result.code, 0, `${file}: ${result.stderr}`);
+    assert.match(result.stdout, /OK/);
+  }
+});
+
+test('check rejects every invalid fixture with file:line key: problem and exit 1', async () => {
+  const invalid = readdirSync(FIXTURES).filter((f) => f.startsWith('invalid-'));
+  assert.ok(invalid.length >= 10);
+  for (const file of invalid) {
+    const full = path.join(FIXTURES, file);
+    const result = await runCli(['check', '-c', full]);
+    assert.equal(result.code, 1, `${file} should be rejected`);
+    assert.match(result.stderr, new RegExp(`^${full.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+`, 'm'), `${file}: ${result.stderr}`);
+  }
+});
+
+test('check names a missing file, and usage errors exit 2', async () => {
+  const missing = await runCli(['check', '-c', '/nonexistent/portcullis.yaml']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /not found/);
+  const usage = await runCli(['check']);
+  assert.equal(usage.code, 2);
+  const unknown = await runCli(['frobnicate']);
+  assert.equal(unknown.code, 2);
+});
+
+test('explain prints the decision and the rule without touching the network', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'p.yaml');
+  writeFileSync(file, `
+rules:
+  - name: gcs-one-bucket
+    hosts: [www.googleapis.com]
+    paths: [/storage/v1/b/allowed-bkt]
+    methods: [GET]
+  - name: debian
+    hosts: [deb.debian.org]
+`);
+  const allowed = await runCli(['explain', '-c', file, 'GET', 'https://www.googleapis.com/storage/v1/b/allowed-bkt/o']);
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.match(allowed.stdout, /ALLOW by rule "gcs-one-bucket"/);
+  const evil = await runCli(['explain', '-c', file, 'GET', 'https://www.googleapis.com/storage/v1/b/allowed-bkt-evil/o']);
+  assert.equal(evil.code, 1);
+  assert.match(evil.stdout, /DENY path-not-allowed/);
+  const plain = await runCli(['explain', '-c', file, 'GET', 'http://deb.debian.org/debian/']);
+  assert.equal(plain.code, 0);
+  assert.match(plain.stdout, /ALLOW by rule "debian"/);
+  const other = await runCli(['explain', '-c', file, 'GET', 'http://evil.test/']);
+  assert.equal(other.code, 1);
+  assert.match(other.stdout, /DENY no-rule-matched \(default: deny\)/);
+});
+
+test('run serves, writes one JSON access-log line per flow, reopens the log on SIGUSR1, and exits 0 on SIGTERM', async (t) => {
+  const origin = await startHttpOrigin(t);
+  const dir = tempDir(t);
+  const logFile = path.join(dir, 'access.log');
+  const file = path.join(dir, 'p.yaml');
+  writeFileSync(file, configFor(origin.port, `log: { format: json, file: ${logFile} }\n`));
+  const cli = startCli(t, ['-c', file]);
+  const [, address] = await cli.waitFor(/listening on http:\/\/(127\.0\.0\.1:\d+)/);
+  const proxy = `http://${address}`;
+  assert.equal((await curl(['-x', proxy, `http://allowed.test:${origin.port}/a`])).status, 200);
+  assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/b`])).status, 403);
+  const readLines = async (f: string, n: number): Promise<Record<string, unknown>[]> => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      let lines: string[] = [];
+      try { lines = readFileSync(f, 'utf8').trim().split('\n').filter(Boolean); } catch { /* not yet created */ }
+      if (lines.length >= n) return lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      if (Date.now() > deadline) throw new Error(`expected ${n} lines in ${f}, got ${lines.length}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  const lines = await readLines(logFile, 2);
+  assert.equal(lines[0]?.verdict, 'allow');
+  assert.equal(lines[0]?.rule, 'allowed-origin');
+  assert.equal(lines[0]?.status, 200);
+  assert.equal(lines[1]?.verdict, 'deny');
+  assert.equal(lines[1]?.reason, 'no-rule-matched');
+  assert.equal(lines[1]?.host, 'denied.test');
+  renameSync(logFile, `${logFile}.1`);
+  cli.child.kill('SIGUSR1');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await curl(['-x', proxy, `http://allowed.test:${origin.port}/after-rotate`])).status, 200);
+  const rotated = await readLines(logFile, 1);
+  assert.match(String(rotated[0]?.url), /after-rotate/);
+  assert.equal(await cli.stop(), 0);
+});
+
+test('run writes Squid-format lines that Squid log tools can read', async (t) => {
+  const origin = await startHttpOrigin(t);
+  const dir = tempDir(t);
+  const file = path.join(dir, 'p.yaml');
+  writeFileSync(file, configFor(origin.port, 'log: { format: squid }\n'));
+  const cli = startCli(t, ['-c', file]);
+  const [, address] = await cli.waitFor(/listening on http:\/\/(127\.0\.0\.1:\d+)/);
+  await curl(['-x', `http://${address}`, `http://allowed.test:${origin.port}/sq`]);
+  await curl(['-x', `http://${address}`, `http://denied.test:${origin.port}/sq`]);
+  await cli.waitFor(/TCP_DENIED\/403/, 'stdout');
+  const lines = cli.stdout().trim().split('\n');
+  assert.match(lines[0] ?? '', /^\d+\.\d{3} +\d+ 127\.0\.0\.1 TCP_MISS\/200 \d+ GET http:\/\/allowed\.test:\d+\/sq - HIER_DIRECT\/127\.0\.0\.1 text\/plain$/);
+  assert.match(lines[1] ?? '', /^\d+\.\d{3} +\d+ 127\.0\.0\.1 TCP_DENIED\/403 \d+ GET http:\/\/denied\.test:\d+\/sq - HIER_NONE\/- /);
+  assert.equal(await cli.stop(), 0);
+});
+
+test('run refuses to start on a broken config, naming the file and line', async (t) => {
+  const result = await runCli(['run', '-c', path.join(FIXTURES, 'invalid-bare-star.yaml')]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /invalid-bare-star\.yaml:\d+ rules\[0\]\.hosts\[\d\]:/);
+  void t;
+});
+
+test('SIGHUP reloads the policy, and a broken new config leaves the old one in force', async (t) => {
+  const origin = await startHttpOrigin(t);
+  const dir = tempDir(t);
+  const file = path.join(dir, 'p.yaml');
+  writeFileSync(file, configFor(origin.port));
+  const cli = startCli(t, ['-c', file]);
+  const [, address] = await cli.waitFor(/listening on http:\/\/(127\.0\.0\.1:\d+)/);
+  const proxy = `http://${address}`;
+  assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 403);
+  writeFileSync(file, `${configFor(origin.port)}  - name: now-allowed\n    hosts: [denied.test]\n    ports: [${origin.port}]\n`);
+  cli.child.kill('SIGHUP');
+  await cli.waitFor(/config reloaded/);
+  assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 200);
+  writeFileSync(file, 'rules:\n  - name: broken\n    hosts: ["*"]\n');
+  cli.child.kill('SIGHUP');
+  await cli.waitFor(/reload refused/);
+  assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 200, 'old policy still answers');
+  assert.equal(await cli.stop(), 0);
+});
+
+test('run without -c starts on the embedded default config', async (t) => {
+  const dir = tempDir(t);
+  const cli = startCli(t, ['--listen', '127.0.0.1:0'], dir);
+  await cli.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+ \(3 rules, default deny\)/);
+  await cli.waitFor(/export http_proxy=/);
+  assert.equal(await cli.stop(), 0);
+});
