@@ -15,9 +15,14 @@ export type PortcullisErrorCode =
   | 'PCL_ERR_UPSTREAM_RESET'
   | 'PCL_ERR_UPSTREAM_FAILED'
   | 'PCL_ERR_UPSTREAM_TLS'
+  | 'PCL_ERR_UPSTREAM_TLS_HANDSHAKE'
+  | 'PCL_ERR_CLIENT_TLS'
   | 'PCL_ERR_CLIENT_ABORTED'
   | 'PCL_ERR_LISTEN_FAILED'
-  | 'PCL_ERR_LOG_WRITE';
+  | 'PCL_ERR_LOG_WRITE'
+  | 'PCL_ERR_CA_INVALID'
+  | 'PCL_ERR_CA_WRITE'
+  | 'PCL_ERR_CA_MINT';
 
 export class PortcullisError extends Error {
   readonly code: PortcullisErrorCode;

@@ -1,4 +1,8 @@
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import type { ProxyConfig } from './config/schema.js';
+import { PortcullisError } from './errors.js';
+import type { UpstreamTlsSettings } from './net/tls-dialing-agent.js';
 import { createAddressGuard } from './policy/address-guard.js';
 import { compilePolicy, type CompiledPolicy } from './policy/policy-engine.js';
 import { createResolver, type LookupAll } from './net/resolver.js';
@@ -12,7 +16,20 @@ export interface ProxyState {
   readonly config: ProxyConfig;
   readonly policy: CompiledPolicy;
   readonly dialer: UpstreamDialer;
+  readonly upstreamTls: UpstreamTlsSettings;
 }
+
+/** System roots plus `upstream.tls.extra_ca` files, read once per config. */
+const upstreamTlsSettings = (config: ProxyConfig): UpstreamTlsSettings => {
+  const extra = (config.upstream?.tls?.extra_ca ?? []).map((file) => {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new PortcullisError('PCL_ERR_CONFIG_READ', `upstream.tls.extra_ca: cannot read ${file}: ${(error as Error).message}`, { cause: error });
+    }
+  });
+  return Object.freeze({ ca: Object.freeze([...tls.rootCertificates, ...extra]), minVersion: config.upstream?.tls?.min_version ?? 'TLSv1.2' });
+};
 
 export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll): ProxyState => {
   const policy = compilePolicy(config.rules);
@@ -22,5 +39,5 @@ export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll): ProxyS
     addressCheck: createAddressGuard(config.destinations.allow_ranges),
     connectTimeoutMs: config.timeouts.upstream_connect,
   });
-  return Object.freeze({ config, policy, dialer });
+  return Object.freeze({ config, policy, dialer, upstreamTls: upstreamTlsSettings(config) });
 };

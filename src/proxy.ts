@@ -3,6 +3,9 @@ import type { ProxyConfig } from './config/schema.js';
 import type { FlowRecord } from './flow/flow-record.js';
 import { silentLogger, type Logger } from './logging/logger.js';
 import { createDialingAgent } from './net/dialing-agent.js';
+import { createTlsDialingAgent } from './net/tls-dialing-agent.js';
+import { loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
+import { caNameConstraints } from './tls/ca-name-constraints.js';
 import { createExplicitListener, type Listener } from './net/explicit-listener.js';
 import type { LookupAll } from './net/resolver.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
@@ -15,6 +18,8 @@ export interface ProxyDeps {
   readonly lookup?: LookupAll;
   /** Receives every finished flow (access log, dashboard, tests). */
   readonly onFlow?: (record: FlowRecord) => void;
+  /** A ready CA (tests share one); otherwise start() loads or creates it in state_dir. */
+  readonly certificateAuthority?: CertificateAuthority;
 }
 
 export interface Proxy {
@@ -25,6 +30,8 @@ export interface Proxy {
   /** Swaps in a new policy atomically; connections already established keep going. */
   reload(config: ProxyConfig): void;
   state(): ProxyState;
+  /** The loaded CA (after start()). */
+  ca(): CertificateAuthority;
   readonly listeners: readonly Listener[];
   /** Counters since start. */
   stats(): { readonly flows: number; readonly denied: number; readonly wouldDeny: number };
@@ -37,6 +44,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
   const clock = deps.clock ?? { now: () => Date.now() };
   const idPrefix = randomBytes(4).toString('hex');
   let flowCounter = 0;
+  let authority = deps.certificateAuthority;
   const counters = { flows: 0, denied: 0, wouldDeny: 0 };
   const runtime: ProxyRuntime = {
     state: () => current,
@@ -54,6 +62,13 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
       }
     },
     upstreamAgent: createDialingAgent(() => current.dialer, { freeSocketTimeoutMs: 30_000 }),
+    upstreamTlsAgent: createTlsDialingAgent(() => current.dialer, () => current.upstreamTls, {
+      freeSocketTimeoutMs: 30_000, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
+    }),
+    ca: () => {
+      if (!authority) throw new Error('the certificate authority is not loaded yet');
+      return authority;
+    },
   };
   const listeners = config.listen.map((listenerConfig) => {
     if (listenerConfig.mode !== 'explicit') {
@@ -64,8 +79,16 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
   return {
     listeners,
     state: () => current,
+    ca: () => runtime.ca(),
     stats: () => ({ ...counters }),
     async start() {
+      authority ??= await loadOrCreateCertificateAuthority({
+        stateDir: config.state_dir,
+        ...(config.ca.cert !== undefined && config.ca.key !== undefined ? { cert: config.ca.cert, key: config.ca.key } : {}),
+        leafKey: config.ca.leaf_key,
+        cacheSize: config.ca.cache_size,
+        ...(config.ca.name_constraints ? { nameConstraints: caNameConstraints(config.rules) } : {}),
+      });
       const bound: string[] = [];
       try {
         for (const listener of listeners) bound.push(await listener.listen());
@@ -78,6 +101,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     async close() {
       await Promise.all(listeners.map((l) => l.close()));
       runtime.upstreamAgent.destroy();
+      runtime.upstreamTlsAgent.destroy();
     },
     reload(next) {
       current = buildProxyState(next, deps.lookup);

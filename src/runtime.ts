@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type { FlowRecord } from './flow/flow-record.js';
 import type { Logger } from './logging/logger.js';
 import type { ProxyState } from './proxy-state.js';
+import type { CertificateAuthority } from './tls/certificate-authority.js';
 
 /** A source of time, injected so tests and logs agree. */
 export interface Clock {
@@ -19,4 +20,8 @@ export interface ProxyRuntime {
   recordFlow(record: FlowRecord): void;
   /** Keep-alive pool for plain-HTTP upstream requests. */
   readonly upstreamAgent: http.Agent;
+  /** Keep-alive pool for upstream requests over verified TLS (intercepted and https:// URLs). */
+  readonly upstreamTlsAgent: http.Agent;
+  /** The CA that mints leaf certificates; loaded by start(). */
+  ca(): CertificateAuthority;
 }

@@ -13,7 +13,11 @@ export const resolveConfigPaths = (config: ProxyConfig, baseDir: string): ProxyC
   return deepFreeze({
     ...config,
     state_dir: resolve(config.state_dir),
-    ...(config.ca && { ca: { ...config.ca, cert: resolve(config.ca.cert), key: resolve(config.ca.key) } }),
+    ca: {
+      ...config.ca,
+      ...(config.ca.cert !== undefined && { cert: resolve(config.ca.cert) }),
+      ...(config.ca.key !== undefined && { key: resolve(config.ca.key) }),
+    },
     ...(config.upstream && {
       upstream: { ...config.upstream, ...(tls && { tls: { ...tls, extra_ca: tls.extra_ca.map(resolve) } }) },
     }),

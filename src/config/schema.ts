@@ -97,7 +97,21 @@ export const ProxyConfigSchema = z.strictObject({
     enabled: z.boolean().default(true),
   }).optional(),
   state_dir: z.string().min(1).default('./.portcullis'),
-  ca: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  ca: z.strictObject({
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    leaf_key: z.enum(['ecdsa', 'rsa']).default('ecdsa'),
+    cache_size: z.number().int().min(1).max(1_000_000).default(1000),
+    name_constraints: z.boolean().default(false),
+  }).superRefine((ca, ctx) => {
+    if ((ca.cert === undefined) !== (ca.key === undefined)) {
+      const missing = ca.cert === undefined ? 'cert' : 'key';
+      ctx.addIssue({ code: 'custom', path: [missing], message: 'give both cert and key to bring your own CA, or neither to let Portcullis generate one in state_dir' });
+    }
+    if (ca.name_constraints && ca.cert !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['name_constraints'], message: 'name_constraints applies only to the CA Portcullis generates; a brought CA carries its own constraints' });
+    }
+  }).default({ leaf_key: 'ecdsa', cache_size: 1000, name_constraints: false }),
   upstream: z.strictObject({
     tls: z.strictObject({
       min_version: TlsVersionSchema.default('TLSv1.2'),
@@ -128,7 +142,13 @@ export const ProxyConfigSchema = z.strictObject({
     client_headers: DurationSchema.default(30_000),
     idle: DurationSchema.default(60_000),
     tunnel_idle: DurationSchema.default(600_000),
-  }).default({ upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000 }),
+    client_hello: DurationSchema.default(10_000),
+  }).default({ upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000, client_hello: 10_000 }),
+  /**
+   * A spliced CONNECT whose client sends no SNI (or no TLS at all): deny (default), or allow
+   * it since the destination is still the CONNECT host's checked address.
+   */
+  missing_sni: z.enum(['deny', 'allow']).default('deny'),
   rules: z.array(RuleSchema).default([]).superRefine((rules, ctx) => {
     const names = new Map<string, number>();
     rules.forEach((rule, index) => {

@@ -5,7 +5,7 @@ import { formatProxyStatus, type ProxyErrorType } from './proxy-status.js';
 export interface SyntheticResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
-  readonly body: string;
+  readonly body: string | Buffer;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -56,11 +56,11 @@ export const errorResponse = (status: number, type: ProxyErrorType, reason: stri
 });
 
 /** Serializes a synthetic response for a raw socket (CONNECT, client errors). */
-export const serializeResponse = (response: SyntheticResponse, close = true): string => {
-  const body = Buffer.from(response.body, 'utf8');
+export const serializeResponse = (response: SyntheticResponse, close = true): Buffer => {
+  const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
   const head = [`HTTP/1.1 ${response.status} ${statusText(response.status)}`];
   for (const [name, value] of Object.entries(response.headers)) head.push(`${name}: ${value}`);
   head.push(`content-length: ${body.length}`);
   if (close) head.push('connection: close');
-  return `${head.join('\r\n')}\r\n\r\n${response.body}`;
+  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
 };

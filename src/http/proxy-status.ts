@@ -33,6 +33,7 @@ export const upstreamFailure = (code: PortcullisErrorCode): { status: number; ty
     case 'PCL_ERR_UPSTREAM_RESPONSE_TIMEOUT': return { status: 504, type: 'http_response_timeout' };
     case 'PCL_ERR_UPSTREAM_RESET': return { status: 502, type: 'connection_terminated' };
     case 'PCL_ERR_UPSTREAM_TLS': return { status: 502, type: 'tls_certificate_error' };
+    case 'PCL_ERR_UPSTREAM_TLS_HANDSHAKE': return { status: 502, type: 'tls_protocol_error' };
     case 'PCL_ERR_UPSTREAM_FAILED': return { status: 502, type: 'destination_unavailable' };
     default: return { status: 502, type: 'proxy_internal_error' };
   }

@@ -7,7 +7,7 @@ export const sendSynthetic = (res: http.ServerResponse, response: SyntheticRespo
     res.destroy();
     return;
   }
-  const body = Buffer.from(response.body, 'utf8');
+  const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
   res.writeHead(response.status, {
     ...response.headers,
     'content-length': String(body.length),

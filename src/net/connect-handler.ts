@@ -9,6 +9,11 @@ import { denyResponse, errorResponse, serializeResponse } from '../http/deny-res
 import { upstreamFailure } from '../http/proxy-status.js';
 import type { ListenerInfo } from '../http/forward-request.js';
 import type { ProxyRuntime } from '../runtime.js';
+import type { Interceptor } from '../tls/tls-interceptor.js';
+import { parseHost } from '../flow/host.js';
+import type { Destination } from '../flow/destination.js';
+import type { FlowBuilder } from '../flow/flow-builder.js';
+import { peekClientHello, tlsAlert } from './peek-client-hello.js';
 import { relayTunnel } from './tunnel-relay.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
@@ -17,7 +22,7 @@ const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
  * Handles `CONNECT host:port`: decide before any byte reaches the destination, then dial
  * the checked address and splice raw bytes both ways.
  */
-export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerInfo) =>
+export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerInfo, interceptor: Interceptor) =>
   (req: http.IncomingMessage, client: net.Socket, head: Buffer): void => {
     const startedAt = runtime.clock.now();
     const target = req.url ?? '';
@@ -25,7 +30,7 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
       id: runtime.nextFlowId(), kind: 'tunnel', startedAt, listener: listener.id, method: 'CONNECT', url: target, host: '-', port: 0,
       client: { address: clientIpOf(client.remoteAddress), port: client.remotePort ?? 0 },
     }, (record) => runtime.recordFlow(record));
-    const refuse = (status: number, body: string): void => {
+    const refuse = (status: number, body: Buffer): void => {
       flow.fields.status = status;
       client.on('error', () => {});
       client.end(body);
@@ -45,11 +50,7 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
     Object.assign(flow.fields, { host: destination.host.host, port: destination.port, url: formatAuthority(destination) });
 
     const state = runtime.state();
-    let decision: Decision = state.policy.decideConnection({ destination, clientIp: flow.fields.client?.address ?? '', transport: 'tls' });
-    if (decision.verdict === 'allow' && decision.intercept) {
-      // Interception is not built yet: a rule that needs to see requests cannot be honoured.
-      decision = deny('path-not-allowed', decision.rule, 'this rule needs TLS interception, which this build does not provide');
-    }
+    const decision: Decision = state.policy.decideConnection({ destination, clientIp: flow.fields.client?.address ?? '', transport: 'tls' });
     if (decision.verdict === 'deny') {
       Object.assign(flow.fields, { verdict: 'deny', reason: decision.reason, rule: decision.rule, detail: decision.detail });
       if (!state.config.dry_run) {
@@ -60,8 +61,53 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
     } else {
       Object.assign(flow.fields, { verdict: 'allow', reason: decision.reason, rule: decision.rule });
     }
-    flow.fields.tunnelMode = 'splice';
 
+    if (decision.verdict === 'allow' && decision.intercept) {
+      flow.fields.status = 200;
+      client.write(ESTABLISHED);
+      interceptor.intercept(client, head, { flowId: flow.id, destination, client: flow.fields.client ?? { address: '', port: 0 } }, flow);
+      return;
+    }
+    flow.fields.tunnelMode = 'splice';
+    splice(runtime, client, head, destination, flow, target, refuse);
+  };
+
+interface SniVerdict {
+  readonly deny: boolean;
+  readonly reason: 'sni-mismatch' | 'sni-missing';
+  readonly detail: string;
+  readonly sni?: string;
+}
+
+/**
+ * Peek-and-splice check: the name in the ClientHello must be the CONNECT host, so a tunnel
+ * opened for an allowed name cannot carry a TLS session for another one. Returns undefined
+ * when the SNI matches.
+ */
+const checkSni = (result: Awaited<ReturnType<typeof peekClientHello>>['result'], destination: Destination, missing: 'deny' | 'allow'): SniVerdict | undefined => {
+  if (result.status === 'ok' && result.sni !== undefined) {
+    const named = parseHost(result.sni);
+    if (named.ok && named.value.kind === 'name' && named.value.host === destination.host.host) return undefined;
+    return { deny: true, reason: 'sni-mismatch', sni: result.sni, detail: `TLS SNI "${result.sni}" does not match the CONNECT host ${destination.host.host}` };
+  }
+  if (result.status === 'invalid') return { deny: true, reason: 'sni-mismatch', detail: `malformed TLS ClientHello: ${result.error}` };
+  const what = result.status === 'ok' ? 'the ClientHello has no SNI'
+    : result.status === 'not-tls' ? 'the client did not start TLS'
+    : result.status === 'timeout' ? 'no ClientHello arrived in time' : 'the client closed the tunnel';
+  return { deny: missing === 'deny' && result.status !== 'closed', reason: 'sni-missing', detail: `${what}; missing_sni is ${missing}` };
+};
+
+/**
+ * Dials the checked address first (so a refused or blocked destination still gets a 502/403
+ * answer to the CONNECT), then confirms the tunnel, peeks at the ClientHello, and relays the
+ * untouched bytes only when the SNI names the CONNECT host. The origin sees a TCP connection
+ * at most, never a byte, for a tunnel refused on its SNI.
+ */
+const splice = (
+  runtime: ProxyRuntime, client: net.Socket, head: Buffer, destination: Destination, flow: FlowBuilder, target: string,
+  refuse: (status: number, body: Buffer) => void,
+): void => {
+  const state = runtime.state();
     const abort = new AbortController();
     const onEarlyClose = (): void => abort.abort();
     client.once('close', onEarlyClose);
@@ -77,11 +123,36 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
       }
       flow.fields.status = 200;
       client.write(ESTABLISHED);
-      if (head.length > 0) upstream.write(head);
-      relayTunnel(client, upstream, state.config.timeouts.tunnel_idle).then(() => {
-        flow.fields.bytesUp = upstream.bytesWritten;
-        flow.fields.bytesDown = upstream.bytesRead;
-        flow.finish(runtime.clock.now());
+      upstream.on('error', () => {});
+      void peekClientHello(client, head, state.config.timeouts.client_hello).then(({ result, buffered }) => {
+        const refusal = checkSni(result, destination, state.config.missing_sni);
+        if (result.status === 'ok' && result.sni !== undefined) flow.fields.sni = result.sni;
+        if (refusal?.deny) {
+          Object.assign(flow.fields, { verdict: 'deny', reason: refusal.reason, detail: refusal.detail });
+          if (!state.config.dry_run) {
+            upstream.destroy();
+            const alert = refusal.reason === 'sni-mismatch' ? tlsAlert('unrecognized_name') : tlsAlert('access_denied');
+            if (result.status === 'ok' || result.status === 'invalid') client.end(alert);
+            else client.end();
+            flow.finish(runtime.clock.now());
+            return;
+          }
+          Object.assign(flow.fields, { verdict: 'allow', wouldDeny: true });
+        } else if (refusal) {
+          flow.fields.detail = refusal.detail;
+        }
+        if (result.status === 'closed' || client.destroyed) {
+          upstream.destroy();
+          flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';
+          flow.finish(runtime.clock.now());
+          return;
+        }
+        if (buffered.length > 0) upstream.write(buffered);
+        void relayTunnel(client, upstream, state.config.timeouts.tunnel_idle).then(() => {
+          flow.fields.bytesUp = upstream.bytesWritten;
+          flow.fields.bytesDown = upstream.bytesRead;
+          flow.finish(runtime.clock.now());
+        });
       });
     }, (error: unknown) => {
       client.off('close', onEarlyClose);

@@ -8,6 +8,9 @@ import { errorResponse, serializeResponse } from '../http/deny-response.js';
 import { createForwardRequestHandler, type ListenerInfo } from '../http/forward-request.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { createConnectHandler } from './connect-handler.js';
+import { containConnectErrors, containRequestErrors } from '../http/contain-handler-errors.js';
+import { clientTlsProfile } from '../tls/client-tls-profile.js';
+import { createInterceptor } from '../tls/tls-interceptor.js';
 import { joinListenAddress, splitListenAddress } from './listen-address.js';
 
 /** One bound proxy port. */
@@ -49,13 +52,14 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
   // Sockets with a request in progress: a parse error there (client vanished mid-body) is
   // logged by that request's own flow, not as a separate malformed request.
   const busy = new WeakSet<net.Socket>();
-  const forwardRequest = createForwardRequestHandler(runtime, info);
+  const forwardRequest = containRequestErrors(runtime.logger, createForwardRequestHandler(runtime, info));
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     busy.add(req.socket);
     res.once('close', () => busy.delete(req.socket));
     forwardRequest(req, res);
   });
-  server.on('connect', createConnectHandler(runtime, info));
+  const interceptor = createInterceptor(runtime, info, clientTlsProfile(config), () => runtime.ca());
+  server.on('connect', containConnectErrors(runtime.logger, createConnectHandler(runtime, info, interceptor)));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
     const known = CLIENT_ERRORS[error.code ?? ''] ?? { status: 400, reason: 'malformed-request' };
     const flow = createFlowBuilder({

@@ -58,7 +58,8 @@ test('a tunnel relays half-close: the reply written after the client\'s FIN stil
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const port = (server.address() as net.AddressInfo).port;
-  const proxy = await startTestProxy(t, { resolve: pinned, rules: [{ name: 'echo', hosts: ['allowed.test'], ports: [port] }] });
+  // Plain bytes through CONNECT: no ClientHello, so this tunnel needs missing_sni: allow.
+  const proxy = await startTestProxy(t, { resolve: pinned, missing_sni: 'allow', rules: [{ name: 'echo', hosts: ['allowed.test'], ports: [port] }] });
   const reply = await new Promise<string>((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port: proxy.port, allowHalfOpen: true });
     let text = '';

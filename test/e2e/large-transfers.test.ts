@@ -41,6 +41,7 @@ test('100 MB stream through plain HTTP (down and up) and a CONNECT tunnel with t
   writeFileSync(file, `
 listen: [{ address: 127.0.0.1:0 }]
 resolve: { big.test: 127.0.0.1 }
+missing_sni: allow   # the tunnel test sends plain HTTP through CONNECT
 destinations: { allow_ranges: [127.0.0.0/8] }
 log: { format: json, file: ${path.join(dir, 'access.log')} }
 rules:

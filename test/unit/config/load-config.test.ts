@@ -162,7 +162,7 @@ test('log file "-" stays stdout when paths are resolved', () => {
   const config = resolveConfigPaths(expectConfig(parseConfigText('', 'x.yaml')), '/srv/portcullis');
   assert.equal(config.log.file, '-');
   assert.equal(config.state_dir, '/srv/portcullis/.portcullis');
-  assert.equal(config.ca, undefined);
+  assert.deepEqual(config.ca, { leaf_key: 'ecdsa', cache_size: 1000, name_constraints: false });
   assert.equal(config.upstream, undefined);
   assert.ok(Object.isFrozen(config) && Object.isFrozen(config.log));
 });

@@ -1,0 +1,66 @@
+/** Command-line options of bench/bench.ts. */
+
+export interface BenchOptions {
+  readonly runs: number;
+  readonly durationSec: number;
+  readonly warmupSec: number;
+  readonly connections: number;
+  readonly tunnels: number;
+  readonly scenarios: readonly string[] | undefined;
+  readonly peers: readonly string[] | undefined;
+  readonly out: string;
+  readonly quick: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --quick             3 s per run, 1 run, 1 s warm-up (for debugging)
+  --runs N            runs per throughput scenario, median reported (default 3)
+  --duration S        seconds per run (default 10)
+  --warmup S          unmeasured warm-up seconds per target and scenario (default 2)
+  --connections N     concurrent connections for S1-S3 (default 50)
+  --tunnels N         idle tunnels for S7 (default 2000)
+  --scenarios LIST    e.g. S1,S2,S6a (default: all: S1,S2,S3,S6a,S6b,S7)
+  --peers LIST        e.g. portcullis,squid (default: all: portcullis,squid,tinyproxy,mitmproxy)
+  --out FILE          results file (default bench/results/latest.md)`;
+
+const positiveInt = (name: string, value: string | undefined, max: number): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`${name} needs an integer from 1 to ${max}, got ${value}`);
+  return n;
+};
+
+export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
+  let runs = 3;
+  let durationSec = 10;
+  let warmupSec = 2;
+  let connections = 50;
+  let tunnels = 2000;
+  let scenarios: string[] | undefined;
+  let peers: string[] | undefined;
+  let out = 'bench/results/latest.md';
+  let quick = false;
+  const explicit = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string | undefined => argv[++i];
+    switch (arg) {
+      case '--help': case '-h': return 'help';
+      case '--quick': quick = true; break;
+      case '--runs': runs = positiveInt(arg, value(), 20); explicit.add('runs'); break;
+      case '--duration': durationSec = positiveInt(arg, value(), 120); explicit.add('duration'); break;
+      case '--warmup': warmupSec = positiveInt(arg, value(), 60); explicit.add('warmup'); break;
+      case '--connections': connections = positiveInt(arg, value(), 1000); break;
+      case '--tunnels': tunnels = positiveInt(arg, value(), 5000); break;
+      case '--scenarios': scenarios = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean); break;
+      case '--peers': peers = (value() ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean); break;
+      case '--out': out = value() ?? out; break;
+      default: throw new Error(`unknown option ${arg}\n${USAGE}`);
+    }
+  }
+  if (quick) {
+    if (!explicit.has('runs')) runs = 1;
+    if (!explicit.has('duration')) durationSec = 3;
+    if (!explicit.has('warmup')) warmupSec = 1;
+  }
+  return { runs, durationSec, warmupSec, connections, tunnels, scenarios, peers, out, quick };
+};

@@ -1,0 +1,97 @@
+import https from 'node:https';
+import type net from 'node:net';
+import tls from 'node:tls';
+import { PortcullisError } from '../errors.js';
+import type { DialingAgent, DialingRequestOptions } from './dialing-agent.js';
+import type { UpstreamDialer } from './upstream-dialer.js';
+
+/** How Portcullis speaks TLS to origins. */
+export interface UpstreamTlsSettings {
+  /** Trusted roots: the system store plus configured extra CA certificates (PEM). */
+  readonly ca: readonly string[];
+  readonly minVersion: tls.SecureVersion;
+}
+
+const CERT_PROBLEMS: Record<string, string> = {
+  CERT_HAS_EXPIRED: 'the origin certificate has expired',
+  CERT_NOT_YET_VALID: 'the origin certificate is not yet valid',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the origin certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the origin certificate chain ends in an untrusted self-signed root',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the origin certificate is not signed by a trusted CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the origin certificate issuer is not trusted',
+  UNABLE_TO_GET_ISSUER_CERT: 'the origin certificate issuer is not trusted',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the origin certificate does not name this host',
+  CERT_REVOKED: 'the origin certificate is revoked',
+  CERT_SIGNATURE_FAILURE: 'the origin certificate signature is invalid',
+};
+
+/** Names what went wrong in an upstream TLS handshake, for the 502 body and Proxy-Status. */
+export const describeTlsFailure = (error: NodeJS.ErrnoException, host: string): PortcullisError => {
+  const code = error.code ?? '';
+  const problem = CERT_PROBLEMS[code];
+  if (problem) return new PortcullisError('PCL_ERR_UPSTREAM_TLS', `${problem} (${code}) for ${host}`, { cause: error });
+  return new PortcullisError('PCL_ERR_UPSTREAM_TLS_HANDSHAKE', `TLS handshake with ${host} failed: ${error.message}`, { cause: error });
+};
+
+/** Wraps a dialed TCP socket in verified client TLS: SNI and identity check against `host`. */
+export const startUpstreamTls = (
+  socket: net.Socket, host: { name: string; isIp: boolean }, settings: UpstreamTlsSettings, alpn: readonly string[], timeoutMs: number,
+): Promise<tls.TLSSocket> =>
+  new Promise((resolve, reject) => {
+    const secure = tls.connect({
+      socket,
+      host: host.name,
+      ...(host.isIp ? {} : { servername: host.name }),
+      ca: settings.ca as string[],
+      minVersion: settings.minVersion,
+      ALPNProtocols: alpn as string[],
+      rejectUnauthorized: true,
+    });
+    const timer = setTimeout(() => {
+      secure.destroy();
+      reject(new PortcullisError('PCL_ERR_UPSTREAM_TIMEOUT', `TLS handshake with ${host.name} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onError = (error: NodeJS.ErrnoException): void => {
+      clearTimeout(timer);
+      secure.destroy();
+      reject(describeTlsFailure(error, host.name));
+    };
+    secure.once('secureConnect', () => {
+      clearTimeout(timer);
+      secure.off('error', onError);
+      resolve(secure);
+    });
+    secure.once('error', onError);
+  });
+
+/** The https counterpart of createDialingAgent: dial the checked address, then verified TLS. */
+export const createTlsDialingAgent = (
+  dialer: () => UpstreamDialer, settings: () => UpstreamTlsSettings, options: { freeSocketTimeoutMs: number; handshakeTimeoutMs: () => number },
+): DialingAgent => {
+  const addresses = new WeakMap<net.Socket, string>();
+  const agent = new https.Agent({
+    keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: 256, scheduling: 'lifo', timeout: options.freeSocketTimeoutMs,
+  }) as https.Agent & { addressOf?: (socket: net.Socket) => string | undefined };
+  (agent as unknown as { createConnection: unknown }).createConnection = (
+    requestOptions: DialingRequestOptions,
+    callback: (error: Error | null, socket?: net.Socket) => void,
+  ): undefined => {
+    const { destination } = requestOptions;
+    dialer().dial(destination)
+      .then(async ({ socket, address }) => {
+        try {
+          const secure = await startUpstreamTls(socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' },
+            settings(), ['http/1.1'], options.handshakeTimeoutMs());
+          addresses.set(secure, address);
+          callback(null, secure);
+        } catch (error) {
+          socket.destroy();
+          throw error;
+        }
+      })
+      .catch((error: Error) => callback(error));
+    return undefined;
+  };
+  agent.addressOf = (socket) => addresses.get(socket);
+  return agent as unknown as DialingAgent;
+};

@@ -1,0 +1,115 @@
+import http from 'node:http';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { CanonicalHost } from '../flow/host.js';
+import { parseHost } from '../flow/host.js';
+import type { FlowBuilder } from '../flow/flow-builder.js';
+import type { ListenerInfo } from '../http/forward-request.js';
+import { createInterceptedRequestHandler, interceptedBadRequest, type TunnelContext } from '../http/intercepted-request.js';
+import { serializeResponse } from '../http/deny-response.js';
+import { containRequestErrors } from '../http/contain-handler-errors.js';
+import type { ProxyRuntime } from '../runtime.js';
+import type { ClientTlsProfile } from './client-tls-profile.js';
+import { LruCache } from './lru-cache.js';
+
+/** Where minted leaf certificates come from (the CertificateAuthority). */
+export interface LeafSource {
+  leafFor(host: CanonicalHost): Promise<{ readonly certPem: string; readonly keyPem: string }>;
+}
+
+export interface Interceptor {
+  /**
+   * Terminates the client's TLS on `client` with a certificate minted for the tunnel's host,
+   * then serves every request inside through the policy. `flow` is the tunnel's flow; it is
+   * finished when the client connection closes.
+   */
+  intercept(client: net.Socket, head: Buffer, tunnel: TunnelContext, flow: FlowBuilder): void;
+  /** Contexts cached / minted, for metrics. */
+  stats(): { readonly contexts: number };
+}
+
+const MAX_CONTEXTS = 1000;
+
+export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo, profile: ClientTlsProfile, leaves: () => LeafSource): Interceptor => {
+  // Secure contexts carry this listener's TLS version range, so they are cached per listener.
+  const contexts = new LruCache<string, Promise<tls.SecureContext>>(MAX_CONTEXTS);
+  const tunnels = new WeakMap<net.Socket, TunnelContext>();
+  const contextFor = (host: CanonicalHost): Promise<tls.SecureContext> => {
+    const cached = contexts.get(host.host);
+    if (cached) return cached;
+    const created = leaves().leafFor(host).then((leaf) => tls.createSecureContext({
+      cert: leaf.certPem, key: leaf.keyPem, minVersion: profile.minVersion, maxVersion: profile.maxVersion,
+      ...(profile.ciphers ? { ciphers: profile.ciphers } : {}),
+    }));
+    created.catch(() => contexts.delete(host.host));
+    contexts.set(host.host, created);
+    return created;
+  };
+
+  const timeouts = runtime.state().config.timeouts;
+  const server = http.createServer({ requireHostHeader: false, keepAliveTimeout: timeouts.idle, headersTimeout: timeouts.client_headers, requestTimeout: 0 });
+  server.on('request', containRequestErrors(runtime.logger, createInterceptedRequestHandler(runtime, listener, (req) => tunnels.get(req.socket))));
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(serializeResponse(interceptedBadRequest(error.code ?? 'parse error')));
+  });
+
+  return {
+    stats: () => ({ contexts: contexts.size }),
+    intercept(client, head, tunnel, flow) {
+      const expected = tunnel.destination.host;
+      flow.fields.tunnelMode = 'intercept';
+      if (head.length > 0) client.unshift(head);
+      client.pause();
+      contextFor(expected).then((context) => {
+        if (client.destroyed) {
+          flow.finish(runtime.clock.now());
+          return;
+        }
+        const secure = new tls.TLSSocket(client, {
+          isServer: true,
+          secureContext: context,
+          ALPNProtocols: ['http/1.1'],
+          SNICallback: (servername, callback) => {
+            flow.fields.sni = servername;
+            const named = parseHost(servername);
+            // An IP-literal tunnel has no name to compare; a named tunnel must be asked for by that name.
+            if (expected.kind === 'name' && (!named.ok || named.value.host !== expected.host)) {
+              Object.assign(flow.fields, {
+                verdict: 'deny', reason: 'sni-mismatch', detail: `TLS SNI "${servername}" does not match the CONNECT host ${expected.host}`,
+              });
+              callback(new Error('SNI does not match the CONNECT host'), undefined);
+              return;
+            }
+            callback(null, context);
+          },
+        });
+        secure.once('secure', () => {
+          tunnels.set(secure, tunnel);
+          server.emit('connection', secure);
+        });
+        secure.on('error', (error: NodeJS.ErrnoException) => {
+          if (flow.fields.errorCode === undefined && flow.fields.reason !== 'sni-mismatch') {
+            flow.fields.errorCode = 'PCL_ERR_CLIENT_TLS';
+            flow.fields.detail = `client TLS failed: ${error.code ?? ''} ${error.message}`.trim();
+          }
+          secure.destroy();
+        });
+        secure.once('close', () => {
+          flow.fields.bytesUp = client.bytesRead;
+          flow.fields.bytesDown = client.bytesWritten;
+          flow.finish(runtime.clock.now());
+        });
+        client.resume();
+      }, (error: Error) => {
+        flow.fields.errorCode = 'PCL_ERR_CLIENT_TLS';
+        flow.fields.detail = `cannot mint a certificate for ${expected.host}: ${error.message}`;
+        client.destroy();
+        flow.finish(runtime.clock.now());
+      });
+    },
+  };
+};
