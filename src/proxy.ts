@@ -4,8 +4,7 @@ import type { FlowRecord } from './flow/flow-record.js';
 import { silentLogger, type Logger } from './logging/logger.js';
 import { createDialingAgent } from './net/dialing-agent.js';
 import { createTlsDialingAgent } from './net/tls-dialing-agent.js';
-import { loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
-import { caNameConstraints } from './tls/ca-name-constraints.js';
+import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
 import { createExplicitListener, type Listener } from './net/explicit-listener.js';
 import type { LookupAll } from './net/resolver.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
@@ -82,13 +81,12 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     ca: () => runtime.ca(),
     stats: () => ({ ...counters }),
     async start() {
-      authority ??= await loadOrCreateCertificateAuthority({
-        stateDir: config.state_dir,
-        ...(config.ca.cert !== undefined && config.ca.key !== undefined ? { cert: config.ca.cert, key: config.ca.key } : {}),
-        leafKey: config.ca.leaf_key,
-        cacheSize: config.ca.cache_size,
-        ...(config.ca.name_constraints ? { nameConstraints: caNameConstraints(config.rules) } : {}),
-      });
+      if (!authority) {
+        authority = await loadOrCreateCertificateAuthority(caOptionsFromConfig(config));
+        logger.info({ cert: authority.certFile, fingerprint256: authority.fingerprint256, created: authority.created },
+          authority.created ? 'created a new CA; clients that should accept intercepted TLS must trust it (portcullis ca trust)' : 'CA loaded');
+        for (const warning of authority.warnings) logger.warn({ cert: authority.certFile }, warning);
+      }
       const bound: string[] = [];
       try {
         for (const listener of listeners) bound.push(await listener.listen());

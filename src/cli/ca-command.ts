@@ -55,6 +55,10 @@ const pkcs12Kdf = (password: Buffer, salt: Buffer, id: number, iterations: numbe
   return Buffer.concat(blocks).subarray(0, size);
 };
 
+// PKCS12Attribute's constructor (asn1-pfx 2.11.1) drops its parameters, so set the fields after construction.
+const bagAttribute = (attrId: string, value: ArrayBuffer): PKCS12Attribute =>
+  Object.assign(new PKCS12Attribute(), { attrId, attrValues: [value] });
+
 const dataContentInfo = (der: ArrayBuffer): ContentInfo =>
   new ContentInfo({ contentType: id_data, content: AsnConvert.serialize(new OctetString(der)) });
 
@@ -67,8 +71,8 @@ export const certificatePkcs12 = (certDer: Buffer, friendlyName: string): Buffer
     bagId: id_certBag,
     bagValue: AsnConvert.serialize(new CertBag({ certId: id_x509Certificate, certValue: AsnConvert.serialize(new OctetString(certDer)) })),
     bagAttributes: [
-      new PKCS12Attribute({ attrId: id_pkcs9_at_friendlyName, attrValues: [AsnConvert.serialize(new FriendlyName(friendlyName))] }),
-      new PKCS12Attribute({ attrId: ORACLE_TRUSTED_KEY_USAGE, attrValues: [new Uint8Array(ANY_EXTENDED_KEY_USAGE_DER).buffer] }),
+      bagAttribute(id_pkcs9_at_friendlyName, AsnConvert.serialize(new FriendlyName(friendlyName))),
+      bagAttribute(ORACLE_TRUSTED_KEY_USAGE, new Uint8Array(ANY_EXTENDED_KEY_USAGE_DER).buffer),
     ],
   });
   const authSafe = Buffer.from(AsnConvert.serialize(new AuthenticatedSafe([dataContentInfo(AsnConvert.serialize(new SafeContents([bag])))])));

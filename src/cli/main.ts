@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
+import { CA_EXPORT_FORMATS, caExportCommand, caTrustCommand, type CaExportFormat } from './ca-command.js';
 import { checkCommand } from './check-command.js';
 import { EXIT_USAGE, type CliIo } from './cli-io.js';
 import { explainCommand } from './explain-command.js';
@@ -26,6 +27,7 @@ Examples:
   portcullis run -c portcullis.yaml --listen 0.0.0.0:3128
   portcullis check -c portcullis.yaml
   portcullis explain -c portcullis.yaml GET https://www.googleapis.com/storage/v1/b/allowed-bkt/o
+  portcullis ca trust -c portcullis.yaml
 `);
 
   program.command('run')
@@ -70,6 +72,34 @@ Examples:
       exitCode = await explainCommand(method, url, options.sni === undefined
         ? { config: options.config, client: options.client }
         : { config: options.config, client: options.client, sni: options.sni }, io);
+    });
+
+  const ca = program.command('ca')
+    .description('the CA Portcullis signs intercepted hosts\' certificates with (created in state_dir on first use)');
+
+  ca.command('export')
+    .description('write the CA certificate to stdout (creating the CA in state_dir if there is none yet)')
+    .option('-c, --config <file>', 'YAML config file (default: the embedded example config)')
+    .addOption(new Option('--format <format>', 'pem, der, or p12 (PKCS#12 with the certificate only, empty password)').choices(CA_EXPORT_FORMATS).default('pem'))
+    .addHelpText('after', `
+Examples:
+  portcullis ca export -c portcullis.yaml > portcullis-ca.pem
+  portcullis ca export -c portcullis.yaml --format der > portcullis-ca.cer
+  portcullis ca export -c portcullis.yaml --format p12 > portcullis-ca.p12
+`)
+    .action(async (options: { config?: string; format: CaExportFormat }) => {
+      exitCode = await caExportCommand(options, io);
+    });
+
+  ca.command('trust')
+    .description('print how to trust the CA on Linux, macOS, Windows, Java, Python, Node, curl, AWS CLI and gcloud, with its SHA-256 fingerprint')
+    .option('-c, --config <file>', 'YAML config file (default: the embedded example config)')
+    .addHelpText('after', `
+Examples:
+  portcullis ca trust -c portcullis.yaml
+`)
+    .action(async (options: { config?: string }) => {
+      exitCode = await caTrustCommand(options, io);
     });
 
   try {

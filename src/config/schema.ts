@@ -68,6 +68,7 @@ const RuleSchema = z.strictObject({
   comment: z.string().optional(),
 }).superRefine((rule, ctx) => {
   rule.paths?.forEach((path, index) => {
+    if (!path.startsWith('/')) return; // reported by the element schema
     const error = validateRulePath(path);
     if (error !== undefined) ctx.addIssue({ code: 'custom', path: ['paths', index], message: error });
   });

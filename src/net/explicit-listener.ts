@@ -1,5 +1,6 @@
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
+import tls from 'node:tls';
 import type { ListenerConfig } from '../config/schema.js';
 import { PortcullisError } from '../errors.js';
 import { clientIpOf } from '../flow/client-address.js';
@@ -12,6 +13,8 @@ import { containConnectErrors, containRequestErrors } from '../http/contain-hand
 import { clientTlsProfile } from '../tls/client-tls-profile.js';
 import { createInterceptor } from '../tls/tls-interceptor.js';
 import { joinListenAddress, splitListenAddress } from './listen-address.js';
+import { sniffProtocol } from './sniff-protocol.js';
+import { parseHost } from '../flow/host.js';
 
 /** One bound proxy port. */
 export interface Listener {
@@ -29,7 +32,11 @@ const CLIENT_ERRORS: Record<string, { status: number; reason: string }> = {
   ERR_HTTP_HEADERS_TIMEOUT: { status: 408, reason: 'request-timeout' },
 };
 
-/** An explicit forward-proxy listener: absolute-form HTTP requests and CONNECT tunnels. */
+/**
+ * An explicit forward-proxy listener: absolute-form HTTP requests and CONNECT tunnels, spoken
+ * in plain text or inside TLS to the proxy itself (`https_proxy=https://...`): the first byte
+ * of each connection decides, so one port serves both.
+ */
 export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerConfig): Listener => {
   const { host, port } = splitListenAddress(config.address);
   const timeouts = runtime.state().config.timeouts;
@@ -40,15 +47,54 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
     requestTimeout: 0,
     noDelay: true,
   });
+  // This server never listens (the front socket server below does); 'listening' starts the
+  // periodic check that enforces headersTimeout, the slowloris guard.
+  server.emit('listening');
   const sockets = new Set<net.Socket>();
   let bound = config.address;
   let closing: Promise<void> | undefined;
   const info: ListenerInfo = { get id() { return bound; }, mode: 'explicit' };
 
-  server.on('connection', (socket: net.Socket) => {
+  const front = net.createServer({ noDelay: true, allowHalfOpen: true });
+  front.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    void sniffProtocol(socket, timeouts.client_headers).then((protocol) => {
+      if (protocol === 'plain') {
+        server.emit('connection', socket);
+        socket.resume();
+      } else if (protocol === 'tls') {
+        terminateTls(socket);
+      }
+    });
   });
+  /** TLS to the proxy: a certificate for the name the client asked for (or the listener address), from the proxy CA. */
+  const terminateTls = (socket: net.Socket): void => {
+    const ownAddress = parseHost(socket.localAddress ?? host);
+    if (!ownAddress.ok) {
+      socket.destroy();
+      return;
+    }
+    void interceptor.contextFor(ownAddress.value).then((context) => {
+      const secure = new tls.TLSSocket(socket, {
+        isServer: true,
+        secureContext: context,
+        ALPNProtocols: ['http/1.1'],
+        SNICallback: (servername, callback) => {
+          const named = parseHost(servername);
+          if (!named.ok) {
+            callback(new Error('invalid SNI'), undefined);
+            return;
+          }
+          interceptor.contextFor(named.value).then((ctx) => callback(null, ctx), (error: Error) => callback(error, undefined));
+        },
+      });
+      secure.on('error', () => secure.destroy());
+      secure.once('secure', () => server.emit('connection', secure));
+      socket.resume();
+    }, () => socket.destroy());
+  };
   // Sockets with a request in progress: a parse error there (client vanished mid-body) is
   // logged by that request's own flow, not as a separate malformed request.
   const busy = new WeakSet<net.Socket>();
@@ -84,19 +130,21 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
       const onError = (error: Error): void => {
         reject(new PortcullisError('PCL_ERR_LISTEN_FAILED', `cannot listen on ${config.address}: ${error.message}`, { cause: error }));
       };
-      server.once('error', onError);
-      server.listen({ host, port }, () => {
-        server.off('error', onError);
-        const address = server.address() as net.AddressInfo;
+      front.once('error', onError);
+      front.listen({ host, port }, () => {
+        front.off('error', onError);
+        const address = front.address() as net.AddressInfo;
         bound = joinListenAddress(address.address, address.port);
         resolve(bound);
       });
     }),
     close: () => {
       closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        front.close(() => resolve());
+        server.close(() => {});
+        interceptor.close();
         for (const socket of sockets) socket.destroy();
-        if (!server.listening) resolve();
+        if (!front.listening) resolve();
       });
       return closing;
     },

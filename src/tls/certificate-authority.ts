@@ -19,7 +19,7 @@ import { parseHostPattern } from '../policy/host-pattern.js';
 import { LruCache } from './lru-cache.js';
 
 export interface LeafMaterial {
-  /** The leaf, then any intermediate chain of a brought CA. */
+  /** The leaf, then (for a brought CA that is not self-signed) the CA certificate and the rest of its file. */
   readonly certPem: string;
   readonly keyPem: string;
   readonly notAfter: Date;
@@ -279,15 +279,19 @@ const loadStateCa = async (crypto: WebCrypto, options: CertificateAuthorityOptio
   }
   const info = await stat(keyFile);
   if ((info.mode & 0o077) !== 0) {
-    await chmod(keyFile, 0o600);
-    warnings.push(`${keyFile} was readable by others (mode ${(info.mode & 0o777).toString(8)}); tightened to 0600`);
+    const mode = (info.mode & 0o777).toString(8);
+    await chmod(keyFile, 0o600).then(
+      () => warnings.push(`${keyFile} was readable by others (mode ${mode}); tightened to 0600`),
+      (error: unknown) => warnings.push(`${keyFile} is readable by others (mode ${mode}) and could not be tightened: ${errnoText(error)}`),
+    );
   }
   const loaded = await loadCaFiles(crypto, certFile, keyFile, now);
   if (options.nameConstraints !== undefined) {
     const wanted = Buffer.from(nameConstraintsExtension(options.nameConstraints).value);
     const present = loaded.cert.getExtension(id_ce_nameConstraints);
     if (present === null || !wanted.equals(Buffer.from(present.value))) {
-      warnings.push(`the CA in ${certFile} was created ${present === null ? 'without name constraints' : 'with name constraints for other hosts'} than the rules now name; delete ${certFile} and ${keyFile} to generate a new one (clients must then trust it)`);
+      const has = present === null ? 'has no name constraints' : 'is constrained to other hosts than the rules now name';
+      warnings.push(`the CA in ${certFile} ${has}; delete ${certFile} and ${keyFile} to generate a new one (clients must then trust it)`);
     }
   }
   return { ...loaded, certFile, keyFile, created };
@@ -339,17 +343,24 @@ export const loadOrCreateCertificateAuthority = async (options: CertificateAutho
     ?? (await x509.SubjectKeyIdentifierExtension.create(ca.cert.publicKey, false, crypto)).keyId;
   const certPem = ca.cert.toString('pem') + '\n';
   const chainPem = ca.chain.map((cert) => cert.toString('pem') + '\n').join('');
+  // Clients anchor at a root: a brought intermediate must travel with every leaf it signs.
+  const servedChain = (ca.node.checkIssued(ca.node) ? '' : certPem) + chainPem;
   const takeKey = createLeafKeySource(options.leafKey, options.rsaPoolSize ?? 4);
+  // OpenSSL checks a leaf's CN against DNS name constraints when it has no DNS SAN, and an IPv4
+  // CN reads as a host name: under a constrained CA, IPv4 leaves name themselves only in the SAN.
+  const constrained = ca.cert.getExtension(id_ce_nameConstraints) !== null;
+  const subjectFor = (host: CanonicalHost): Record<string, string[]>[] =>
+    constrained && host.kind === 'ip' && host.family === 4 ? [{ O: ['Portcullis'] }] : [{ CN: [host.host.slice(0, 64)] }];
 
   const mint = async (host: CanonicalHost): Promise<LeafMaterial> => {
     const key = await takeKey();
     const spki = key.publicKey.export({ type: 'spki', format: 'der' });
-    const now = clock();
+    const now = Math.floor(clock() / 1000) * 1000; // certificates hold whole seconds
     const notBefore = new Date(Math.max(now - HOUR, ca.cert.notBefore.getTime()));
     const notAfter = new Date(Math.min(notBefore.getTime() + LEAF_DAYS * DAY, ca.cert.notAfter.getTime()));
     const usages = x509.KeyUsageFlags.digitalSignature | (options.leafKey === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : 0);
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(), subject: [{ CN: [host.host.slice(0, 64)] }], issuer: ca.cert.subjectName,
+      serialNumber: randomSerial(), subject: subjectFor(host), issuer: ca.cert.subjectName,
       notBefore, notAfter, publicKey: spki, signingKey: ca.signer.key, signingAlgorithm: ca.signer.algorithm,
       extensions: [
         new x509.BasicConstraintsExtension(false, undefined, true),
@@ -360,7 +371,7 @@ export const loadOrCreateCertificateAuthority = async (options: CertificateAutho
         new x509.AuthorityKeyIdentifierExtension(caSki),
       ],
     }, crypto);
-    return { certPem: cert.toString('pem') + '\n' + chainPem, keyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, notAfter };
+    return { certPem: cert.toString('pem') + '\n' + servedChain, keyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, notAfter };
   };
 
   interface Entry { readonly leaf: Promise<LeafMaterial>; notAfter?: number }

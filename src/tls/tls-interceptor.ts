@@ -14,7 +14,7 @@ import { LruCache } from './lru-cache.js';
 
 /** Where minted leaf certificates come from (the CertificateAuthority). */
 export interface LeafSource {
-  leafFor(host: CanonicalHost): Promise<{ readonly certPem: string; readonly keyPem: string }>;
+  leafFor(host: CanonicalHost): Promise<{ readonly certPem: string; readonly keyPem: string; readonly notAfter: Date }>;
 }
 
 export interface Interceptor {
@@ -24,30 +24,45 @@ export interface Interceptor {
    * finished when the client connection closes.
    */
   intercept(client: net.Socket, head: Buffer, tunnel: TunnelContext, flow: FlowBuilder): void;
+  /** The TLS context (minted leaf, this listener's TLS versions) for a host; cached. */
+  contextFor(host: CanonicalHost): Promise<tls.SecureContext>;
   /** Contexts cached / minted, for metrics. */
   stats(): { readonly contexts: number };
+  /** Stops the internal request server's timers. */
+  close(): void;
 }
 
 const MAX_CONTEXTS = 1000;
+const RENEW_BEFORE_MS = 24 * 3600 * 1000;
 
 export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo, profile: ClientTlsProfile, leaves: () => LeafSource): Interceptor => {
   // Secure contexts carry this listener's TLS version range, so they are cached per listener.
-  const contexts = new LruCache<string, Promise<tls.SecureContext>>(MAX_CONTEXTS);
+  const contexts = new LruCache<string, Promise<{ context: tls.SecureContext; notAfter: number }>>(MAX_CONTEXTS);
   const tunnels = new WeakMap<net.Socket, TunnelContext>();
-  const contextFor = (host: CanonicalHost): Promise<tls.SecureContext> => {
+  const contextFor = async (host: CanonicalHost): Promise<tls.SecureContext> => {
     const cached = contexts.get(host.host);
-    if (cached) return cached;
-    const created = leaves().leafFor(host).then((leaf) => tls.createSecureContext({
-      cert: leaf.certPem, key: leaf.keyPem, minVersion: profile.minVersion, maxVersion: profile.maxVersion,
-      ...(profile.ciphers ? { ciphers: profile.ciphers } : {}),
+    if (cached) {
+      const entry = await cached;
+      // The CA renews a leaf a day before it expires; follow it.
+      if (entry.notAfter - runtime.clock.now() > RENEW_BEFORE_MS) return entry.context;
+      contexts.delete(host.host);
+    }
+    const created = leaves().leafFor(host).then((leaf) => ({
+      notAfter: leaf.notAfter.getTime(),
+      context: tls.createSecureContext({
+        cert: leaf.certPem, key: leaf.keyPem, minVersion: profile.minVersion, maxVersion: profile.maxVersion,
+        ...(profile.ciphers ? { ciphers: profile.ciphers } : {}),
+      }),
     }));
     created.catch(() => contexts.delete(host.host));
     contexts.set(host.host, created);
-    return created;
+    return (await created).context;
   };
 
   const timeouts = runtime.state().config.timeouts;
   const server = http.createServer({ requireHostHeader: false, keepAliveTimeout: timeouts.idle, headersTimeout: timeouts.client_headers, requestTimeout: 0 });
+  // Never listens: connections are handed over; 'listening' starts the headersTimeout checks.
+  server.emit('listening');
   server.on('request', containRequestErrors(runtime.logger, createInterceptedRequestHandler(runtime, listener, (req) => tunnels.get(req.socket))));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
@@ -59,6 +74,8 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
 
   return {
     stats: () => ({ contexts: contexts.size }),
+    contextFor,
+    close: () => server.close(() => {}),
     intercept(client, head, tunnel, flow) {
       const expected = tunnel.destination.host;
       flow.fields.tunnelMode = 'intercept';

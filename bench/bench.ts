@@ -1,0 +1,193 @@
+/**
+ * Side-by-side benchmark driver: direct vs Portcullis vs Squid vs tinyproxy (vs mitmproxy).
+ * Started by bench/run.sh (`npm run bench -- [options]`); see bench/args.ts for the options and
+ * docs/performance.md for what each scenario measures. All traffic stays on 127.0.0.1.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs, USAGE, type BenchOptions } from './args.js';
+import { Janitor } from './janitor.js';
+import { cpuBusyPercent, describeMachine } from './machine.js';
+import { startOrigin } from './origin.js';
+import type { RunOutcome } from './outcome.js';
+import type { ProxyPeer, RunningProxy } from './peer.js';
+import { REPO_ROOT } from './peer-portcullis.js';
+import { ALL_PEERS } from './peers.js';
+import { planCpus } from './procs.js';
+import { renderReport, renderTable, type Cell, type Column, type ScenarioResult, type TargetId } from './report.js';
+import { ALL_SCENARIOS, type BenchEnv, type Scenario, type Target } from './scenarios.js';
+import { median } from './stats.js';
+
+const log = (message: string): void => { process.stderr.write(`[bench] ${message}\n`); };
+const firstLine = (err: unknown): string => ((err as Error).message ?? String(err)).split('\n')[0]?.slice(0, 120) ?? 'error';
+
+/** Upper bound on the whole run; past it everything is stopped and the run fails. */
+const timeLimitMs = (o: BenchOptions, scenarios: number, targets: number): number =>
+  (scenarios * targets * ((o.runs * (o.durationSec + 15)) + o.warmupSec + 30) + 300) * 1000;
+
+interface Collected {
+  readonly runLog: string[];
+  readonly commands: string[];
+  readonly configs: Array<[string, string]>;
+  readonly seenCommands: Set<string>;
+}
+
+const noteCommand = (c: Collected, key: string, command: string): void => {
+  if (c.seenCommands.has(key)) return;
+  c.seenCommands.add(key);
+  c.commands.push(`# ${key}`, command);
+};
+
+const safeRun = async (scenario: Scenario, env: BenchEnv, target: Target): Promise<RunOutcome> => {
+  try {
+    return await scenario.runOnce(env, target);
+  } catch (err) {
+    return { values: {}, errors: 1, detail: `run failed: ${firstLine(err)}`, command: '' };
+  }
+};
+
+const measureTarget = async (
+  scenario: Scenario,
+  env: BenchEnv,
+  peer: ProxyPeer | undefined,
+  label: string,
+  collected: Collected,
+): Promise<Cell> => {
+  let proxy: RunningProxy | undefined;
+  if (peer) {
+    try {
+      proxy = await peer.start({ janitor: env.janitor, cpus: env.cpus, origin: env.origin });
+    } catch (err) {
+      log(`${label} failed to start: ${(err as Error).message}`);
+      collected.runLog.push(`${scenario.id} ${label}: failed to start: ${firstLine(err)}`);
+      return { kind: 'na', reason: `failed to start: ${firstLine(err)}` };
+    }
+    noteCommand(collected, `${label} (proxy, pinned)`, proxy.commandLine);
+    if (!collected.configs.some(([name]) => name === label)) collected.configs.push([label, proxy.configText]);
+  }
+  const target: Target = { id: peer?.id ?? 'direct', proxy };
+  try {
+    if (scenario.warmup && env.options.warmupSec > 0) {
+      await scenario.warmup(env, target).catch((err: unknown) => log(`${scenario.id} ${label} warm-up failed: ${firstLine(err)}`));
+    }
+    const runs = scenario.repeated ? env.options.runs : 1;
+    const outcomes: RunOutcome[] = [];
+    for (let i = 1; i <= runs; i++) {
+      const outcome = await safeRun(scenario, env, target);
+      outcomes.push(outcome);
+      const line = `${scenario.id} ${label} run ${i}/${runs}: ${outcome.errors > 0 ? 'FAILED: ' : ''}${outcome.detail}`;
+      log(line);
+      collected.runLog.push(line);
+      if (outcome.command) noteCommand(collected, `${scenario.id} ${label}`, outcome.command);
+    }
+    const values: Record<string, number> = {};
+    for (const metric of scenario.metrics) values[metric.key] = median(outcomes.map((o) => o.values[metric.key] ?? Number.NaN));
+    return { kind: 'value', values, failedRuns: outcomes.filter((o) => o.errors > 0).length, runs };
+  } finally {
+    if (proxy) await proxy.stop();
+  }
+};
+
+const main = async (): Promise<number> => {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
+  if (options === 'help') { process.stdout.write(`${USAGE}\n`); return 0; }
+  const opts = options;
+  const scenarios = ALL_SCENARIOS.filter((s) => !opts.scenarios || opts.scenarios.includes(s.id));
+  const peers = ALL_PEERS.filter((p) => !opts.peers || opts.peers.includes(p.id));
+  if (scenarios.length === 0) { process.stderr.write(`no scenario matches ${opts.scenarios?.join(',')}\n${USAGE}\n`); return 2; }
+
+  const janitor = new Janitor();
+  janitor.installHandlers();
+  const limit = timeLimitMs(opts, scenarios.length, peers.length + 1);
+  const watchdog = setTimeout(() => {
+    log(`time limit of ${Math.round(limit / 1000)} s reached: stopping everything`);
+    void janitor.cleanup(1000).finally(() => process.exit(1));
+  }, limit);
+  watchdog.unref();
+
+  const started = Date.now();
+  const cpus = planCpus();
+  const collected: Collected = { runLog: [], commands: [], configs: [], seenCommands: new Set() };
+  try {
+    log(`runs ${opts.runs} × ${opts.durationSec} s (warm-up ${opts.warmupSec} s), scenarios ${scenarios.map((s) => s.id).join(',')}, peers ${peers.map((p) => p.id).join(',')}`);
+    const busy = await cpuBusyPercent(1000);
+    const machine = await describeMachine(peers);
+    machine.push(['CPU busy before the run (other processes)', `${busy.toFixed(0)} %`]);
+    const origin = await startOrigin(janitor, cpus);
+    origin.commandLines.forEach((c, i) => noteCommand(collected, `origin setup ${i + 1}`, c));
+    log(`origin: nginx on 127.0.0.1:${origin.httpPort} (http) and :${origin.httpsPort} (https)`);
+    const env: BenchEnv = { cpus, origin, janitor, options: opts, scratchDir: janitor.tempDir('scratch') };
+
+    const columns: Column[] = [{ id: 'direct', label: 'direct' }];
+    const notes: string[] = [];
+    for (const peer of peers) {
+      const why = peer.unavailable();
+      if (why && peer.id === 'mitmproxy') { notes.push(`mitmproxy: ${why}, so its column is left out.`); continue; }
+      columns.push({ id: peer.id, label: peer.label });
+    }
+
+    const results: ScenarioResult[] = [];
+    for (const scenario of scenarios) {
+      const cells = new Map<TargetId, Cell>();
+      const missing = scenario.unavailable();
+      const targets: Array<[TargetId, ProxyPeer | undefined, string]> = [];
+      if (scenario.hasDirect) targets.push(['direct', undefined, 'direct']);
+      for (const c of columns) {
+        const peer = peers.find((p) => p.id === c.id);
+        if (peer) targets.push([peer.id, peer, peer.label]);
+      }
+      for (const [id, peer, label] of targets) {
+        const why = missing ?? peer?.unavailable();
+        if (why) { cells.set(id, { kind: 'na', reason: why }); collected.runLog.push(`${scenario.id} ${label}: n/a (${why})`); continue; }
+        log(`${scenario.id} ${scenario.title}: ${label}`);
+        cells.set(id, await measureTarget(scenario, env, peer, label, collected));
+      }
+      results.push({ scenario, cells });
+    }
+
+    const minutes = ((Date.now() - started) / 60_000).toFixed(1);
+    const setup = [
+      `all traffic on 127.0.0.1; origin: nginx (worker_processes 1, access_log off, sendfile on) serving /1k (1024 bytes) and /100m (100 MiB), plain and TLS (ECDSA P-256 cert for origin.test and 127.0.0.1)`,
+      `CPU placement: ${cpus.description}`,
+      `every proxy gets a fresh instance (new config, temp dir and port) for each scenario, with an access log to a file: Portcullis \`log: { format: json }\`, Squid \`access_log daemon:\`, tinyproxy \`LogLevel Info\`, mitmproxy flow lines to a file`,
+      `runs: ${opts.runs} × ${opts.durationSec} s per throughput scenario and target, median reported; ${opts.warmupSec} s unmeasured warm-up before S1–S3; S7 measured once with ${opts.tunnels} tunnels; ${opts.connections} concurrent connections in S1–S3`,
+      'a cell is **FAILED** when any of its runs saw a non-200 response or a transport error (connect/read/write error, timeout); such cells are left out of the ratios',
+      'ratios are Portcullis ÷ the other column: above 1× is better for req/s and MB/s, worse for latency and memory',
+      `total time of this run: ${minutes} min`,
+    ];
+    const table = renderTable(results, columns);
+    const report = renderReport({
+      title: `Portcullis side-by-side benchmark${opts.quick ? ' (--quick: 1 short run, indicative only)' : ''}`,
+      machine,
+      setup,
+      table,
+      notes,
+      scenarios,
+      runLog: collected.runLog,
+      commands: collected.commands,
+      configs: collected.configs,
+    });
+    const outFile = path.resolve(REPO_ROOT, opts.out);
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    writeFileSync(outFile, `${report}\n`);
+    process.stdout.write(`${report}\n`);
+    log(`done in ${minutes} min; results written to ${path.relative(REPO_ROOT, outFile)}`);
+    // Exit 1 when Portcullis (or the baseline) had errors; a peer's errors are only reported.
+    const bad = (id: TargetId): boolean => results.some((r) => { const c = r.cells.get(id); return c?.kind === 'value' && c.failedRuns > 0; });
+    return bad('portcullis') || bad('direct') ? 1 : 0;
+  } catch (err) {
+    log(`fatal: ${(err as Error).stack ?? String(err)}`);
+    return 1;
+  } finally {
+    await janitor.cleanup();
+    clearTimeout(watchdog);
+  }
+};
+
+process.exitCode = await main();
