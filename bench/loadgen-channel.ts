@@ -14,6 +14,8 @@ export interface ChannelTarget {
   readonly tls: boolean;
   readonly ca: Buffer | undefined;
   readonly servername: string;
+  /** Host in the CONNECT line and the Host header (a name, so TLS SNI can match it). */
+  readonly authorityHost: string;
 }
 
 export class ChannelError extends Error {
@@ -36,7 +38,7 @@ const once = (socket: net.Socket, event: 'connect' | 'secureConnect', timeoutMs:
   });
 
 /** Sends CONNECT and waits for the proxy's reply head; resolves with its status. */
-const connectThrough = (socket: net.Socket, originPort: number, timeoutMs: number): Promise<number> =>
+const connectThrough = (socket: net.Socket, authority: string, timeoutMs: number): Promise<number> =>
   new Promise((resolve, reject) => {
     const parser = new ResponseParser(true);
     const timer = setTimeout(() => { cleanup(); reject(new ChannelError('timeout', 'CONNECT reply timed out')); }, timeoutMs);
@@ -54,7 +56,7 @@ const connectThrough = (socket: net.Socket, originPort: number, timeoutMs: numbe
       socket.pause();
     };
     socket.on('data', onData).once('error', onErr).once('close', onClose);
-    socket.write(`CONNECT 127.0.0.1:${originPort} HTTP/1.1\r\nHost: 127.0.0.1:${originPort}\r\n\r\n`);
+    socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
   });
 
 export class Channel {
@@ -83,7 +85,7 @@ export class Channel {
     try {
       await once(raw, 'connect', timeoutMs);
       if (target.mode === 'connect') {
-        const status = await connectThrough(raw, target.originPort, timeoutMs);
+        const status = await connectThrough(raw, `${target.authorityHost}:${target.originPort}`, timeoutMs);
         if (status !== 200) throw new ChannelError(`connect-status-${status}`, `CONNECT answered ${status}`);
       }
       let socket: net.Socket = raw;
@@ -94,7 +96,7 @@ export class Channel {
         socket = secure;
       }
       const scheme = target.tls ? 'https' : 'http';
-      const authority = `127.0.0.1:${target.originPort}`;
+      const authority = `${target.authorityHost}:${target.originPort}`;
       const requestTarget = target.mode === 'forward' ? `${scheme}://${authority}${path}` : path;
       const request = Buffer.from(
         `GET ${requestTarget} HTTP/1.1\r\nHost: ${authority}\r\nUser-Agent: portcullis-bench\r\n` +

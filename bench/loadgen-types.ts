@@ -8,6 +8,8 @@ export interface LoadOptions {
   readonly tls: boolean;
   readonly caFile?: string;
   readonly servername: string;
+  /** Host named in CONNECT and Host: (default 127.0.0.1). */
+  readonly authorityHost?: string;
   readonly path: string;
   readonly connections: number;
   readonly durationSec: number;

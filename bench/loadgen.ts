@@ -22,6 +22,7 @@ const targetOf = (o: LoadOptions): ChannelTarget => ({
   tls: o.tls,
   ca: o.caFile ? readFileSync(o.caFile) : undefined,
   servername: o.servername,
+  authorityHost: o.authorityHost ?? '127.0.0.1',
 });
 
 const run = async (o: LoadOptions): Promise<LoadResult> => {
@@ -96,6 +97,11 @@ const run = async (o: LoadOptions): Promise<LoadResult> => {
   clearInterval(watchdog);
   for (const ch of live) ch.destroy();
   await Promise.race([Promise.allSettled(workers), sleep(2000)]);
+  if (requests === 0) {
+    errors += 1;
+    errorKinds['no-responses'] = (errorKinds['no-responses'] ?? 0) + 1;
+    if (errorSamples.length < 5) errorSamples.push('no-responses: not a single response in the whole run');
+  }
   const elapsedSec = (deadline - start) / 1000;
   const sorted = latencies.subarray(0, recorded).sort();
   return {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real clients the test suite drives (curl, openssl, Python requests), from
-# Debian's packages, only when they are missing. Safe to run again.
+# Installs the real clients the test suite drives (curl, openssl, Python requests, Chromium and
+# NSS's certutil for the browser test), from Debian's packages, only when they are missing.
+# Safe to run again.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,10 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if ! { python3 -c 'import requests' 2>/dev/null || /usr/bin/python3 -c 'import requests' 2>/dev/null; }; then
   missing+=(python3 python3-requests)
 fi
+# test/e2e/browser-intercept.test.ts drives Debian's Chromium (never a browser Playwright downloads)
+# and trusts the proxy CA through an NSS db made with certutil.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
