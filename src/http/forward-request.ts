@@ -1,10 +1,10 @@
 import type http from 'node:http';
 import { formatHostHeader, parseAbsoluteTarget, parseAuthority, type Destination } from '../flow/destination.js';
 import { clientIpOf } from '../flow/client-address.js';
-import { createFlowBuilder } from '../flow/flow-builder.js';
+import { createFlowBuilder, type FlowBuilder } from '../flow/flow-builder.js';
 import { deny, type Decision } from '../policy/decision.js';
 import type { ProxyRuntime } from '../runtime.js';
-import { denyResponse, errorResponse } from './deny-response.js';
+import { denyResponse, errorResponse, type SyntheticResponse } from './deny-response.js';
 import { enforceDecision } from './enforce-decision.js';
 import { forwardUpstream } from './forward-upstream.js';
 import { helpPage } from './help-page.js';
@@ -34,69 +34,85 @@ const hostHeaderAgrees = (value: string, destination: Destination, defaultPort: 
   return local.ok && sameDestination(fromHeader.value, local.value);
 };
 
+/** What to do with one request: forward it to a checked destination, or answer it here. */
+export type RequestRoute =
+  | { readonly kind: 'forward'; readonly destination: Destination; readonly scheme: 'http' | 'https'; readonly pathAndQuery: string }
+  | { readonly kind: 'answer'; readonly response: SyntheticResponse };
+
+/**
+ * Parses and judges an absolute-form request (`GET http://host/path`), recording the facts and
+ * the decision on the flow. Shared by plain requests and WebSocket upgrades.
+ */
+export const routeExplicitRequest = (runtime: ProxyRuntime, listener: ListenerInfo, req: http.IncomingMessage, flow: FlowBuilder): RequestRoute => {
+  const target = req.url ?? '';
+  const method = req.method ?? 'GET';
+  if (target.startsWith('/') || target === '*') {
+    // Sent to the proxy as if it were a web server: the CA download or the help page.
+    const ca = /^\/ca\.(pem|crt|der|cer)(\?|$)/.test(target) ? caDownload(target, runtime.ca()) : undefined;
+    Object.assign(flow.fields, ca ? { verdict: 'allow', reason: 'ca-download' } : { verdict: 'deny', reason: 'not-a-proxy-request' });
+    return { kind: 'answer', response: ca ?? helpPage(listener.id) };
+  }
+  const parsed = parseAbsoluteTarget(target);
+  if (!parsed.ok) {
+    const decision = deny(parsed.reason, undefined, parsed.error);
+    Object.assign(flow.fields, { verdict: 'deny', reason: decision.reason, detail: parsed.error });
+    return {
+      kind: 'answer',
+      response: parsed.reason === 'userinfo-in-url' ? denyResponse(target, decision) : errorResponse(400, 'http_request_error', parsed.reason, parsed.error),
+    };
+  }
+  const { destination, scheme, pathAndQuery } = parsed.value;
+  flow.fields.host = destination.host.host;
+  flow.fields.port = destination.port;
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  if (destination.host.host === CA_DOWNLOAD_HOST) {
+    Object.assign(flow.fields, { verdict: 'allow', reason: 'ca-download' });
+    return { kind: 'answer', response: caDownload(pathAndQuery, runtime.ca()) };
+  }
+  const host = countHeader(req.rawHeaders, 'host');
+  let decision: Decision;
+  if (host.count > 1) {
+    decision = deny('host-mismatch', undefined, 'more than one Host header');
+  } else if (host.value !== undefined && !hostHeaderAgrees(host.value, destination, defaultPort, req)) {
+    decision = deny('host-mismatch', undefined, `Host header "${host.value}" does not name the URL's host ${formatHostHeader(destination, defaultPort)}`);
+  } else {
+    // An https:// URL in a plain request is fetched over TLS by the proxy: the whole URL is
+    // visible, so it is judged as a request inside TLS (default port 443).
+    decision = runtime.state().policy.decideRequest({
+      destination, clientIp: flow.fields.client?.address ?? clientIpOf(req.socket.remoteAddress),
+      transport: scheme === 'https' ? 'tls' : 'http', method, pathAndQuery,
+    });
+  }
+  const denied = enforceDecision(runtime, flow, decision);
+  if (denied) return { kind: 'answer', response: denyResponse(target, denied) };
+  return { kind: 'forward', destination, scheme, pathAndQuery };
+};
+
+/** A flow for one request on the explicit listener. */
+export const explicitRequestFlow = (runtime: ProxyRuntime, listener: ListenerInfo, req: http.IncomingMessage): FlowBuilder =>
+  createFlowBuilder({
+    id: runtime.nextFlowId(), kind: 'http', startedAt: runtime.clock.now(), listener: listener.id, method: req.method ?? 'GET',
+    url: req.url ?? '', host: '-', port: 0, client: { address: clientIpOf(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 },
+  }, (record) => runtime.recordFlow(record));
+
 /**
  * Handles one HTTP request that arrived in absolute form (`GET http://host/path`): parse,
  * decide, then stream it to the origin and the answer back, both with backpressure.
  */
 export const createForwardRequestHandler = (runtime: ProxyRuntime, listener: ListenerInfo) =>
   (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const startedAt = runtime.clock.now();
-    const target = req.url ?? '';
-    const method = req.method ?? 'GET';
-    const flow = createFlowBuilder({
-      id: runtime.nextFlowId(), kind: 'http', startedAt, listener: listener.id, method, url: target, host: '-', port: 0,
-      client: { address: clientIpOf(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 },
-    }, (record) => runtime.recordFlow(record));
-    res.once('close', () => {
-      flow.fields.status = res.headersSent ? res.statusCode : 0;
-      if (!res.writableFinished && flow.fields.errorCode === undefined) flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';
-      flow.finish(runtime.clock.now());
-    });
-
-    if (target.startsWith('/') || target === '*') {
-      // Sent to the proxy as if it were a web server: the CA download or the help page.
-      const ca = /^\/ca\.(pem|crt|der|cer)(\?|$)/.test(target) ? caDownload(target, runtime.ca()) : undefined;
-      Object.assign(flow.fields, ca ? { verdict: 'allow', reason: 'ca-download' } : { verdict: 'deny', reason: 'not-a-proxy-request' });
-      sendSynthetic(res, ca ?? helpPage(listener.id));
-      return;
-    }
-    const parsed = parseAbsoluteTarget(target);
-    if (!parsed.ok) {
-      const decision = deny(parsed.reason, undefined, parsed.error);
-      Object.assign(flow.fields, { verdict: 'deny', reason: decision.reason, detail: parsed.error });
-      sendSynthetic(res, parsed.reason === 'userinfo-in-url' ? denyResponse(target, decision)
-        : errorResponse(400, 'http_request_error', parsed.reason, parsed.error));
-      return;
-    }
-    const { destination, scheme, pathAndQuery } = parsed.value;
-    flow.fields.host = destination.host.host;
-    flow.fields.port = destination.port;
-    const defaultPort = scheme === 'https' ? 443 : 80;
-    if (destination.host.host === CA_DOWNLOAD_HOST) {
-      Object.assign(flow.fields, { verdict: 'allow', reason: 'ca-download' });
-      sendSynthetic(res, caDownload(pathAndQuery, runtime.ca()));
-      return;
-    }
-
-    const host = countHeader(req.rawHeaders, 'host');
-    let decision: Decision;
-    if (host.count > 1) {
-      decision = deny('host-mismatch', undefined, 'more than one Host header');
-    } else if (host.value !== undefined && !hostHeaderAgrees(host.value, destination, defaultPort, req)) {
-      decision = deny('host-mismatch', undefined, `Host header "${host.value}" does not name the URL's host ${formatHostHeader(destination, defaultPort)}`);
-    } else {
-      // An https:// URL in a plain request is fetched over TLS by the proxy: the whole URL is
-      // visible, so it is judged as a request inside TLS (default port 443).
-      decision = runtime.state().policy.decideRequest({
-        destination, clientIp: flow.fields.client?.address ?? clientIpOf(req.socket.remoteAddress),
-        transport: scheme === 'https' ? 'tls' : 'http', method, pathAndQuery,
-      });
-    }
-    const denied = enforceDecision(runtime, flow, decision);
-    if (denied) {
-      sendSynthetic(res, denyResponse(target, denied));
-      return;
-    }
-    forwardUpstream(runtime, req, res, flow, destination, pathAndQuery, scheme);
+    const flow = explicitRequestFlow(runtime, listener, req);
+    finishWithResponse(runtime, flow, res);
+    const route = routeExplicitRequest(runtime, listener, req, flow);
+    if (route.kind === 'answer') sendSynthetic(res, route.response);
+    else forwardUpstream(runtime, req, res, flow, route.destination, route.pathAndQuery, route.scheme);
   };
 
+/** Finishes the flow when the response closes, noting a client that left before the end. */
+export const finishWithResponse = (runtime: ProxyRuntime, flow: FlowBuilder, res: http.ServerResponse): void => {
+  res.once('close', () => {
+    flow.fields.status = res.headersSent ? res.statusCode : 0;
+    if (!res.writableFinished && flow.fields.errorCode === undefined) flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';
+    flow.finish(runtime.clock.now());
+  });
+};

@@ -12,6 +12,7 @@ export type ProxyErrorType =
   | 'destination_unavailable'
   | 'http_response_timeout'
   | 'http_request_error'
+  | 'http_upgrade_failed'
   | 'tls_certificate_error'
   | 'tls_protocol_error'
   | 'proxy_internal_error';

@@ -6,7 +6,8 @@ import { PortcullisError } from '../errors.js';
 import { clientIpOf } from '../flow/client-address.js';
 import { createFlowBuilder } from '../flow/flow-builder.js';
 import { errorResponse, serializeResponse } from '../http/deny-response.js';
-import { createForwardRequestHandler, type ListenerInfo } from '../http/forward-request.js';
+import { createForwardRequestHandler, explicitRequestFlow, routeExplicitRequest, type ListenerInfo } from '../http/forward-request.js';
+import { answerUpgrade, relayUpgrade } from '../http/upgrade-relay.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { createConnectHandler } from './connect-handler.js';
 import { containConnectErrors, containRequestErrors } from '../http/contain-handler-errors.js';
@@ -104,6 +105,12 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
     res.once('close', () => busy.delete(req.socket));
     forwardRequest(req, res);
   });
+  server.on('upgrade', containConnectErrors(runtime.logger, (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    const flow = explicitRequestFlow(runtime, info, req);
+    const route = routeExplicitRequest(runtime, info, req, flow);
+    if (route.kind === 'answer') answerUpgrade(runtime, socket, flow, route.response);
+    else void relayUpgrade(runtime, req, socket, head, flow, route.destination, route.pathAndQuery, route.scheme);
+  }));
   const interceptor = createInterceptor(runtime, info, clientTlsProfile(config), () => runtime.ca());
   server.on('connect', containConnectErrors(runtime.logger, createConnectHandler(runtime, info, interceptor)));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {

@@ -5,9 +5,12 @@ import type { CanonicalHost } from '../flow/host.js';
 import { parseHost } from '../flow/host.js';
 import type { FlowBuilder } from '../flow/flow-builder.js';
 import type { ListenerInfo } from '../http/forward-request.js';
-import { createInterceptedRequestHandler, interceptedBadRequest, type TunnelContext } from '../http/intercepted-request.js';
+import {
+  createInterceptedRequestHandler, interceptedBadRequest, interceptedRequestFlow, routeInterceptedRequest, type TunnelContext,
+} from '../http/intercepted-request.js';
+import { answerUpgrade, relayUpgrade } from '../http/upgrade-relay.js';
 import { serializeResponse } from '../http/deny-response.js';
-import { containRequestErrors } from '../http/contain-handler-errors.js';
+import { containConnectErrors, containRequestErrors } from '../http/contain-handler-errors.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { ClientTlsProfile } from './client-tls-profile.js';
 import { LruCache } from './lru-cache.js';
@@ -64,6 +67,17 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
   // Never listens: connections are handed over; 'listening' starts the headersTimeout checks.
   server.emit('listening');
   server.on('request', containRequestErrors(runtime.logger, createInterceptedRequestHandler(runtime, listener, (req) => tunnels.get(req.socket))));
+  server.on('upgrade', containConnectErrors(runtime.logger, (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    const tunnel = tunnels.get(socket);
+    if (!tunnel) {
+      socket.destroy();
+      return;
+    }
+    const flow = interceptedRequestFlow(runtime, listener, tunnel, req);
+    const route = routeInterceptedRequest(runtime, tunnel, req, flow);
+    if (route.kind === 'answer') answerUpgrade(runtime, socket, flow, route.response);
+    else void relayUpgrade(runtime, req, socket, head, flow, route.destination, route.pathAndQuery, route.scheme);
+  }));
   server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
