@@ -69,7 +69,10 @@ export const forwardUpstream = (
     });
     upstream.once('response', (upstreamRes) => {
       try {
-        res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, stripHopByHop(upstreamRes.rawHeaders) as unknown as http.OutgoingHttpHeaders);
+        const responseHeaders = stripHopByHop(upstreamRes.rawHeaders) as unknown as http.OutgoingHttpHeaders;
+        // HTTP/2 has no reason phrase.
+        if (req.httpVersionMajor >= 2) res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
+        else res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders);
       } catch (error) {
         upstreamRes.destroy();
         fail(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `invalid response header from upstream: ${(error as Error).message}`));

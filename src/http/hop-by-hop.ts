@@ -13,8 +13,8 @@ const HOP_BY_HOP = new Set([
 
 /**
  * Copies a raw header list ([name, value, name, value, ...], as node's rawHeaders) without the
- * hop-by-hop headers and without any header that `Connection` names. `drop` names more headers
- * (lowercase) to remove.
+ * hop-by-hop headers, without any header that `Connection` names and without HTTP/2
+ * pseudo-headers (":path", ...). `drop` names more headers (lowercase) to remove.
  */
 export const stripHopByHop = (rawHeaders: readonly string[], drop?: ReadonlySet<string>): string[] => {
   let named: Set<string> | undefined;
@@ -31,7 +31,7 @@ export const stripHopByHop = (rawHeaders: readonly string[], drop?: ReadonlySet<
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] ?? '';
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower) || drop?.has(lower)) continue;
+    if (HOP_BY_HOP.has(lower) || named?.has(lower) || drop?.has(lower) || lower.startsWith(':')) continue;
     out.push(name, rawHeaders[i + 1] ?? '');
   }
   return out;

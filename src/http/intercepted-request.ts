@@ -7,7 +7,7 @@ import { denyResponse, errorResponse } from './deny-response.js';
 import { enforceDecision } from './enforce-decision.js';
 import { forwardUpstream } from './forward-upstream.js';
 import { finishWithResponse, sameDestination, type ListenerInfo, type RequestRoute } from './forward-request.js';
-import { countHeader } from './raw-headers.js';
+import { headerValues } from './raw-headers.js';
 import { sendSynthetic } from './send-synthetic.js';
 
 /** The CONNECT tunnel an intercepted request arrived through. */
@@ -42,14 +42,19 @@ export const routeInterceptedRequest = (runtime: ProxyRuntime, tunnel: TunnelCon
       flow.fields.url = `${tunnelOrigin(destination)}${pathAndQuery}`;
     }
   }
-  const host = countHeader(req.rawHeaders, 'host');
   if (decision === undefined) {
-    if (host.count !== 1 || host.value === undefined) {
-      decision = deny('host-mismatch', undefined, host.count === 0 ? 'request has no Host header' : 'more than one Host header');
+    // HTTP/1.1 names the host in Host; HTTP/2 in :authority, and a Host alongside must agree.
+    const names = [...headerValues(req.rawHeaders, 'host'), ...headerValues(req.rawHeaders, ':authority')];
+    const http1 = req.httpVersionMajor < 2;
+    if (names.length === 0 || (http1 && names.length !== 1)) {
+      decision = deny('host-mismatch', undefined, names.length === 0 ? 'request names no host (Host or :authority)' : 'more than one Host header');
     } else {
-      const named = parseAuthority(host.value, 443);
-      if (!named.ok || !sameDestination(named.value, destination)) {
-        decision = deny('host-mismatch', undefined, `Host "${host.value}" is not the tunnel's host ${formatHostHeader(destination, 443)}`);
+      const wrong = names.find((value) => {
+        const named = parseAuthority(value, 443);
+        return !named.ok || !sameDestination(named.value, destination);
+      });
+      if (wrong !== undefined) {
+        decision = deny('host-mismatch', undefined, `request host "${wrong}" is not the tunnel's host ${formatHostHeader(destination, 443)}`);
       }
     }
   }

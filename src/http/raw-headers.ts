@@ -10,3 +10,12 @@ export const countHeader = (rawHeaders: readonly string[], lowerName: string): {
   }
   return value === undefined ? { count } : { count, value };
 };
+
+/** Every value of a header (by lowercase name) in a raw header list. */
+export const headerValues = (rawHeaders: readonly string[], lowerName: string): string[] => {
+  const values: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] ?? '').toLowerCase() === lowerName) values.push(rawHeaders[i + 1] ?? '');
+  }
+  return values;
+};

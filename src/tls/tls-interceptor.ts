@@ -1,4 +1,5 @@
 import http from 'node:http';
+import http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { CanonicalHost } from '../flow/host.js';
@@ -14,6 +15,7 @@ import { containConnectErrors, containRequestErrors } from '../http/contain-hand
 import type { ProxyRuntime } from '../runtime.js';
 import type { ClientTlsProfile } from './client-tls-profile.js';
 import { LruCache } from './lru-cache.js';
+import { http2StreamAdapter } from './http2-stream-adapter.js';
 
 /** Where minted leaf certificates come from (the CertificateAuthority). */
 export interface LeafSource {
@@ -78,6 +80,17 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
     if (route.kind === 'answer') answerUpgrade(runtime, socket, flow, route.response);
     else void relayUpgrade(runtime, req, socket, head, flow, route.destination, route.pathAndQuery, route.scheme);
   }));
+  // HTTP/2 clients (ALPN h2) get an HTTP/2 server on the decrypted stream; the compat API gives
+  // the same request/response shape, so the same route and forwarding code serve both.
+  const h2server = http2.createServer({ maxSessionMemory: 16 });
+  const sessions = new WeakMap<http2.Http2Session, TunnelContext>();
+  let handingOver: TunnelContext | undefined;
+  h2server.on('session', (session: http2.ServerHttp2Session) => {
+    if (handingOver) sessions.set(session, handingOver);
+    session.setTimeout(timeouts.idle, () => session.close());
+  });
+  h2server.on('request', containRequestErrors(runtime.logger, createInterceptedRequestHandler(runtime, listener,
+    (req) => sessions.get((req as unknown as http2.Http2ServerRequest).stream.session as http2.Http2Session))) as never);
   server.on('clientError', (error: NodeJS.ErrnoException, socket: net.Socket) => {
     if (error.code === 'ECONNRESET' || !socket.writable) {
       socket.destroy();
@@ -89,7 +102,10 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
   return {
     stats: () => ({ contexts: contexts.size }),
     contextFor,
-    close: () => server.close(() => {}),
+    close: () => {
+      server.close(() => {});
+      h2server.close(() => {});
+    },
     intercept(client, head, tunnel, flow) {
       const expected = tunnel.destination.host;
       flow.fields.tunnelMode = 'intercept';
@@ -103,7 +119,7 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
         const secure = new tls.TLSSocket(client, {
           isServer: true,
           secureContext: context,
-          ALPNProtocols: ['http/1.1'],
+          ALPNProtocols: ['h2', 'http/1.1'],
           SNICallback: (servername, callback) => {
             flow.fields.sni = servername;
             const named = parseHost(servername);
@@ -119,6 +135,12 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
           },
         });
         secure.once('secure', () => {
+          if (secure.alpnProtocol === 'h2') {
+            handingOver = tunnel;
+            h2server.emit('connection', http2StreamAdapter(secure));
+            handingOver = undefined;
+            return;
+          }
           tunnels.set(secure, tunnel);
           server.emit('connection', secure);
         });

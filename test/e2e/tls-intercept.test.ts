@@ -145,3 +145,19 @@ test('an upstream certificate that does not verify gives 502 naming the problem'
   assert.match(result.body, /not trusted|self-signed|not signed/);
   assert.equal(origin.seen.length, 0);
 });
+
+test('HTTP/2 clients are served over ALPN h2 inside interception, with :authority checked like Host', async (t) => {
+  const { origin, proxy, base } = await start(t);
+  const ok = await curl(['-i', '--http2', '--cacert', testProxyCaPath, '-x', proxy.url, `${base}/storage/v1/b/allowed-bkt/h2`]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.body, /^HTTP\/1\.1 200 Connection Established\r\n\r\nHTTP\/2 200/);
+  assert.match(ok.body, /origin saw GET \/storage\/v1\/b\/allowed-bkt\/h2/);
+  const denied = await curl(['-i', '--http2', '--cacert', testProxyCaPath, '-x', proxy.url, `${base}/storage/v1/b/other/h2`]);
+  assert.equal(denied.status, 403);
+  assert.match(denied.body, /HTTP\/2 403/);
+  assert.match(denied.body, /path-not-allowed/);
+  const fronted = await curl(['-i', '--http2', '--cacert', testProxyCaPath, '-x', proxy.url, '-H', `Host: other.test:${origin.port}`, `${base}/storage/v1/b/allowed-bkt/h2`]);
+  assert.equal(fronted.status, 403);
+  assert.match(fronted.body, /host-mismatch/);
+  assert.deepEqual(origin.seen.map((s) => s.url), ['/storage/v1/b/allowed-bkt/h2']);
+});
