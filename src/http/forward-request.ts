@@ -104,9 +104,21 @@ export const createForwardRequestHandler = (runtime: ProxyRuntime, listener: Lis
     const flow = explicitRequestFlow(runtime, listener, req);
     finishWithResponse(runtime, flow, res);
     const route = routeExplicitRequest(runtime, listener, req, flow);
-    if (route.kind === 'answer') sendSynthetic(res, route.response);
-    else forwardUpstream(runtime, req, res, flow, route.destination, route.pathAndQuery, route.scheme);
+    if (route.kind === 'answer') {
+      sendSynthetic(res, route.response);
+      return;
+    }
+    continueIfExpected(req, res);
+    forwardUpstream(runtime, req, res, flow, route.destination, route.pathAndQuery, route.scheme);
   };
+
+/**
+ * `Expect: 100-continue` is answered only once the request is allowed (the server's
+ * 'checkContinue' event routes here), so a denied client never sends its body.
+ */
+export const continueIfExpected = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  if ((req.headers.expect ?? '').toLowerCase() === '100-continue' && req.httpVersionMajor === 1) res.writeContinue();
+};
 
 /** Finishes the flow when the response closes, noting a client that left before the end. */
 export const finishWithResponse = (runtime: ProxyRuntime, flow: FlowBuilder, res: http.ServerResponse): void => {

@@ -10,7 +10,8 @@ import { stripHopByHop } from './hop-by-hop.js';
 import { upstreamFailure } from './proxy-status.js';
 import { sendSynthetic } from './send-synthetic.js';
 
-const DROP_HOST = new Set(['host']);
+// Host is rewritten to the checked destination; Expect was answered by the proxy already.
+const DROP_HOST = new Set(['host', 'expect']);
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
 
 /**

@@ -6,7 +6,7 @@ import type { ProxyRuntime } from '../runtime.js';
 import { denyResponse, errorResponse } from './deny-response.js';
 import { enforceDecision } from './enforce-decision.js';
 import { forwardUpstream } from './forward-upstream.js';
-import { finishWithResponse, sameDestination, type ListenerInfo, type RequestRoute } from './forward-request.js';
+import { continueIfExpected, finishWithResponse, sameDestination, type ListenerInfo, type RequestRoute } from './forward-request.js';
 import { headerValues } from './raw-headers.js';
 import { sendSynthetic } from './send-synthetic.js';
 
@@ -86,8 +86,12 @@ export const createInterceptedRequestHandler = (runtime: ProxyRuntime, listener:
     const flow = interceptedRequestFlow(runtime, listener, tunnel, req);
     finishWithResponse(runtime, flow, res);
     const route = routeInterceptedRequest(runtime, tunnel, req, flow);
-    if (route.kind === 'answer') sendSynthetic(res, route.response);
-    else forwardUpstream(runtime, req, res, flow, route.destination, route.pathAndQuery, route.scheme);
+    if (route.kind === 'answer') {
+      sendSynthetic(res, route.response);
+      return;
+    }
+    continueIfExpected(req, res);
+    forwardUpstream(runtime, req, res, flow, route.destination, route.pathAndQuery, route.scheme);
   };
 
 /** 400 for a malformed request inside a tunnel. */

@@ -100,11 +100,13 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
   // logged by that request's own flow, not as a separate malformed request.
   const busy = new WeakSet<net.Socket>();
   const forwardRequest = containRequestErrors(runtime.logger, createForwardRequestHandler(runtime, info));
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     busy.add(req.socket);
     res.once('close', () => busy.delete(req.socket));
     forwardRequest(req, res);
-  });
+  };
+  server.on('request', onRequest);
+  server.on('checkContinue', onRequest);
   server.on('upgrade', containConnectErrors(runtime.logger, (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     const flow = explicitRequestFlow(runtime, info, req);
     const route = routeExplicitRequest(runtime, info, req, flow);

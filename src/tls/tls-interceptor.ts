@@ -68,7 +68,9 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
   const server = http.createServer({ requireHostHeader: false, keepAliveTimeout: timeouts.idle, headersTimeout: timeouts.client_headers, requestTimeout: 0 });
   // Never listens: connections are handed over; 'listening' starts the headersTimeout checks.
   server.emit('listening');
-  server.on('request', containRequestErrors(runtime.logger, createInterceptedRequestHandler(runtime, listener, (req) => tunnels.get(req.socket))));
+  const onRequest = containRequestErrors(runtime.logger, createInterceptedRequestHandler(runtime, listener, (req) => tunnels.get(req.socket)));
+  server.on('request', onRequest);
+  server.on('checkContinue', onRequest);
   server.on('upgrade', containConnectErrors(runtime.logger, (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     const tunnel = tunnels.get(socket);
     if (!tunnel) {

@@ -160,3 +160,26 @@ test('dry_run lets a denied request pass and logs that it would have been denied
   assert.equal(flow?.reason, 'no-rule-matched');
   assert.equal(proxy.proxy.stats().wouldDeny, 1);
 });
+
+test('Expect: 100-continue is answered only for allowed requests, so a denied client never sends its body', async (t) => {
+  const origin = await startHttpOrigin(t, (req, res, seen) => res.end(`got ${seen.bodyBytes}`));
+  const proxy = await startTestProxy(t, { resolve: pinned, rules: rulesFor(origin.port) });
+  const allowed = await curl(['-x', proxy.url, '-H', 'Expect: 100-continue', '--data-binary', 'x'.repeat(2048), `http://allowed.test:${origin.port}/up`]);
+  assert.equal(allowed.body, 'got 2048');
+  assert.equal(origin.seen[0]?.headers.expect, undefined);
+  const reply = await sendRaw(proxy.port, `POST http://denied.test:${origin.port}/up HTTP/1.1\r\nHost: denied.test:${origin.port}\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n`, { idleMs: 300 });
+  assert.match(reply, /^HTTP\/1\.1 403/);
+  assert.doesNotMatch(reply, /100 Continue/);
+});
+
+test('several listeners serve the same policy', async (t) => {
+  const origin = await startHttpOrigin(t);
+  const proxy = await startTestProxy(t, { listen: [{ address: '127.0.0.1:0' }, { address: '127.0.0.1:0' }], resolve: pinned, rules: rulesFor(origin.port) });
+  const addresses = proxy.proxy.listeners.map((l) => l.address());
+  assert.equal(addresses.length, 2);
+  assert.notEqual(addresses[0], addresses[1]);
+  for (const address of addresses) {
+    assert.equal((await curl(['-x', `http://${address}`, `http://allowed.test:${origin.port}/`])).status, 200);
+    assert.equal((await curl(['-x', `http://${address}`, `http://denied.test:${origin.port}/`])).status, 403);
+  }
+});
