@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole suite: system test tools, type check, build (the CLI tests run the built bin),
-# then unit and end-to-end tests as separate runs, each printing its own totals.
+# then unit, end-to-end and security (bypass) tests as separate runs, each printing its own totals.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,4 +11,5 @@ npm run build --silent
 status=0
 npm run test:unit --silent || status=1
 npm run test:e2e --silent || status=1
+npm run test:security --silent || status=1
 exit $status
