@@ -145,6 +145,16 @@ export const ProxyConfigSchema = z.strictObject({
     tunnel_idle: DurationSchema.default(600_000),
     client_hello: DurationSchema.default(10_000),
   }).default({ upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000, client_hello: 10_000 }),
+  limits: z.strictObject({
+    /** Bytes of request line plus headers; beyond gives 431. */
+    max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(32 * 1024),
+    /** Header fields in one request; beyond gives 431. */
+    max_headers: z.number().int().min(8).max(10_000).default(100),
+    /** Open client connections per listener; beyond gives 503. */
+    max_connections: z.number().int().min(1).default(10_000),
+    /** Open client connections from one source address per listener; beyond gives 503. */
+    max_connections_per_client: z.number().int().min(1).default(1_000),
+  }).default({ max_header_bytes: 32 * 1024, max_headers: 100, max_connections: 10_000, max_connections_per_client: 1_000 }),
   /**
    * A spliced CONNECT whose client sends no SNI (or no TLS at all): deny (default), or allow
    * it since the destination is still the CONNECT host's checked address.

@@ -1,3 +1,27 @@
+/** One header as sent, name and value; secret values are already redacted (see redactHeaders). */
+export type HeaderPair = readonly [name: string, value: string];
+
+/** The client's TLS, as Portcullis saw it (intercepted tunnels and the requests inside them). */
+export interface FlowTls {
+  /** 'minted': decrypted with a certificate Portcullis minted for the host. */
+  readonly certificate: 'minted';
+  readonly sni?: string;
+  /** Negotiated protocol version, e.g. "TLSv1.3". */
+  readonly version?: string;
+  /** Negotiated cipher suite (OpenSSL name). */
+  readonly cipher?: string;
+  /** Negotiated ALPN protocol ("h2", "http/1.1"). */
+  readonly alpn?: string;
+}
+
+/** Points in time (epoch ms) within a flow, beyond its start and end. */
+export interface FlowTimings {
+  /** The upstream connection was established (spliced tunnels). */
+  readonly upstreamConnectedAt?: number;
+  /** The upstream's response headers arrived (HTTP). */
+  readonly responseStartedAt?: number;
+}
+
 /**
  * The finished-flow record: what the access log, the dashboard and metrics see of one
  * request or tunnel. Built by the proxy when a flow ends (also on errors and aborts).
@@ -53,4 +77,11 @@ export interface FlowRecord {
   readonly contentType?: string;
   /** Authenticated proxy user, when any. */
   readonly user?: string;
+  /** Request headers as the client sent them (bounded; secrets redacted). */
+  readonly requestHeaders?: readonly HeaderPair[];
+  /** Response headers as sent to the client (bounded; secrets redacted). */
+  readonly responseHeaders?: readonly HeaderPair[];
+  /** Client-side TLS facts, when the proxy terminated the client's TLS. */
+  readonly tls?: FlowTls;
+  readonly timings?: FlowTimings;
 }

@@ -46,6 +46,8 @@ export type RequestRoute =
 export const routeExplicitRequest = (runtime: ProxyRuntime, listener: ListenerInfo, req: http.IncomingMessage, flow: FlowBuilder): RequestRoute => {
   const target = req.url ?? '';
   const method = req.method ?? 'GET';
+  const tooMany = checkHeaderCount(runtime, req, flow);
+  if (tooMany) return tooMany;
   if (target.startsWith('/') || target === '*') {
     // Sent to the proxy as if it were a web server: the CA download or the help page.
     const ca = /^\/ca\.(pem|crt|der|cer)(\?|$)/.test(target) ? caDownload(target, runtime.ca()) : undefined;
@@ -86,6 +88,16 @@ export const routeExplicitRequest = (runtime: ProxyRuntime, listener: ListenerIn
   const denied = enforceDecision(runtime, flow, decision);
   if (denied) return { kind: 'answer', response: denyResponse(target, denied) };
   return { kind: 'forward', destination, scheme, pathAndQuery };
+};
+
+/** More header fields than limits.max_headers: 431, before any decision. */
+export const checkHeaderCount = (runtime: ProxyRuntime, req: http.IncomingMessage, flow: FlowBuilder): RequestRoute | undefined => {
+  const max = runtime.state().config.limits.max_headers;
+  const count = req.rawHeaders.length / 2;
+  if (count <= max) return undefined;
+  const detail = `${count} header fields, more than limits.max_headers (${max})`;
+  Object.assign(flow.fields, { verdict: 'deny', reason: 'headers-too-large', detail });
+  return { kind: 'answer', response: errorResponse(431, 'http_request_header_section_size', 'headers-too-large', detail) };
 };
 
 /** A flow for one request on the explicit listener. */

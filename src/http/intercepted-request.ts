@@ -6,7 +6,7 @@ import type { ProxyRuntime } from '../runtime.js';
 import { denyResponse, errorResponse } from './deny-response.js';
 import { enforceDecision } from './enforce-decision.js';
 import { forwardUpstream } from './forward-upstream.js';
-import { continueIfExpected, finishWithResponse, sameDestination, type ListenerInfo, type RequestRoute } from './forward-request.js';
+import { checkHeaderCount, continueIfExpected, finishWithResponse, sameDestination, type ListenerInfo, type RequestRoute } from './forward-request.js';
 import { headerValues } from './raw-headers.js';
 import { sendSynthetic } from './send-synthetic.js';
 
@@ -29,6 +29,8 @@ export const tunnelOrigin = (destination: Destination): string => `https://${for
  * open a tunnel to an allowed host and then ask it for another one (domain fronting).
  */
 export const routeInterceptedRequest = (runtime: ProxyRuntime, tunnel: TunnelContext, req: http.IncomingMessage, flow: FlowBuilder): RequestRoute => {
+  const tooMany = checkHeaderCount(runtime, req, flow);
+  if (tooMany) return tooMany;
   const { destination } = tunnel;
   const target = req.url ?? '';
   let pathAndQuery = target;

@@ -13,6 +13,8 @@ export type ProxyErrorType =
   | 'http_response_timeout'
   | 'http_request_error'
   | 'http_upgrade_failed'
+  | 'connection_limit_reached'
+  | 'http_request_header_section_size'
   | 'tls_certificate_error'
   | 'tls_protocol_error'
   | 'proxy_internal_error';

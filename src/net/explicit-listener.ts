@@ -15,6 +15,7 @@ import { clientTlsProfile } from '../tls/client-tls-profile.js';
 import { createInterceptor } from '../tls/tls-interceptor.js';
 import { joinListenAddress, splitListenAddress } from './listen-address.js';
 import { sniffProtocol } from './sniff-protocol.js';
+import { createConnectionLimiter } from './connection-limiter.js';
 import { parseHost } from '../flow/host.js';
 
 /** One bound proxy port. */
@@ -33,6 +34,17 @@ const CLIENT_ERRORS: Record<string, { status: number; reason: string }> = {
   ERR_HTTP_HEADERS_TIMEOUT: { status: 408, reason: 'request-timeout' },
 };
 
+/** Over a connection limit: 503 with the reason, one log line, and the socket closed. */
+const refuseConnection = (runtime: ProxyRuntime, socket: net.Socket, listener: string, reason: string): void => {
+  const flow = createFlowBuilder({
+    id: runtime.nextFlowId(), kind: 'http', startedAt: runtime.clock.now(), listener, method: '-', url: '-', host: '-', port: 0,
+    client: { address: clientIpOf(socket.remoteAddress), port: socket.remotePort ?? 0 },
+  }, (record) => runtime.recordFlow(record));
+  Object.assign(flow.fields, { verdict: 'deny', reason: 'connection-limit', detail: reason, status: 503 });
+  socket.end(serializeResponse(errorResponse(503, 'connection_limit_reached', 'connection-limit', reason)));
+  flow.finish(runtime.clock.now());
+};
+
 /**
  * An explicit forward-proxy listener: absolute-form HTTP requests and CONNECT tunnels, spoken
  * in plain text or inside TLS to the proxy itself (`https_proxy=https://...`): the first byte
@@ -45,8 +57,11 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
     requireHostHeader: false,
     keepAliveTimeout: timeouts.idle,
     headersTimeout: timeouts.client_headers,
+    // How often headersTimeout is enforced; Node's default (30 s) would let a slow client linger.
+    connectionsCheckingInterval: Math.max(250, Math.min(5000, timeouts.client_headers / 4)),
     requestTimeout: 0,
     noDelay: true,
+    maxHeaderSize: runtime.state().config.limits.max_header_bytes,
   });
   // This server never listens (the front socket server below does); 'listening' starts the
   // periodic check that enforces headersTimeout, the slowloris guard.
@@ -57,16 +72,28 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
   const info: ListenerInfo = { get id() { return bound; }, mode: 'explicit' };
 
   const front = net.createServer({ noDelay: true, allowHalfOpen: true });
+  const limiter = createConnectionLimiter(() => {
+    const { limits } = runtime.state().config;
+    return { maxConnections: limits.max_connections, maxConnectionsPerClient: limits.max_connections_per_client };
+  });
   front.on('connection', (socket: net.Socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => {});
+    const admission = limiter.admit(socket);
+    if (!admission.ok) {
+      refuseConnection(runtime, socket, bound, admission.reason);
+      return;
+    }
     void sniffProtocol(socket, timeouts.client_headers).then((protocol) => {
       if (protocol === 'plain') {
         server.emit('connection', socket);
         socket.resume();
       } else if (protocol === 'tls') {
         terminateTls(socket);
+      } else {
+        // Closed (or half-closed: the front server allows half-open sockets) before a byte.
+        socket.destroy();
       }
     });
   });

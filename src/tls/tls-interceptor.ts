@@ -65,7 +65,11 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
   };
 
   const timeouts = runtime.state().config.timeouts;
-  const server = http.createServer({ requireHostHeader: false, keepAliveTimeout: timeouts.idle, headersTimeout: timeouts.client_headers, requestTimeout: 0 });
+  const server = http.createServer({
+    requireHostHeader: false, keepAliveTimeout: timeouts.idle, headersTimeout: timeouts.client_headers, requestTimeout: 0,
+    connectionsCheckingInterval: Math.max(250, Math.min(5000, timeouts.client_headers / 4)),
+    maxHeaderSize: runtime.state().config.limits.max_header_bytes,
+  });
   // Never listens: connections are handed over; 'listening' starts the headersTimeout checks.
   server.emit('listening');
   const onRequest = containRequestErrors(runtime.logger, createInterceptedRequestHandler(runtime, listener, (req) => tunnels.get(req.socket)));
@@ -84,7 +88,11 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
   }));
   // HTTP/2 clients (ALPN h2) get an HTTP/2 server on the decrypted stream; the compat API gives
   // the same request/response shape, so the same route and forwarding code serve both.
-  const h2server = http2.createServer({ maxSessionMemory: 16 });
+  const h2server = http2.createServer({
+    maxSessionMemory: 16,
+    maxHeaderListPairs: runtime.state().config.limits.max_headers + 4,
+    settings: { maxHeaderListSize: runtime.state().config.limits.max_header_bytes },
+  });
   const sessions = new WeakMap<http2.Http2Session, TunnelContext>();
   let handingOver: TunnelContext | undefined;
   h2server.on('session', (session: http2.ServerHttp2Session) => {
