@@ -19,7 +19,22 @@ export interface ProxyState {
   readonly upstreamTls: UpstreamTlsSettings;
 }
 
-/** System roots plus `upstream.tls.extra_ca` files, read once per config. */
+/** Where Linux distributions keep the OS trust bundle (Debian/Ubuntu/Alpine, RHEL/Fedora, others). */
+const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
+
+/** The OS trust store, so a CA added with update-ca-certificates is trusted too; empty when none. */
+const systemCaBundle = (): string[] => {
+  for (const file of SYSTEM_BUNDLES) {
+    try {
+      return [readFileSync(file, 'utf8')];
+    } catch {
+      // try the next location
+    }
+  }
+  return [];
+};
+
+/** Node's bundled Mozilla roots, the OS store and `upstream.tls.extra_ca` files, read once per config. */
 const upstreamTlsSettings = (config: ProxyConfig): UpstreamTlsSettings => {
   const extra = (config.upstream?.tls?.extra_ca ?? []).map((file) => {
     try {
@@ -28,7 +43,7 @@ const upstreamTlsSettings = (config: ProxyConfig): UpstreamTlsSettings => {
       throw new PortcullisError('PCL_ERR_CONFIG_READ', `upstream.tls.extra_ca: cannot read ${file}: ${(error as Error).message}`, { cause: error });
     }
   });
-  return Object.freeze({ ca: Object.freeze([...tls.rootCertificates, ...extra]), minVersion: config.upstream?.tls?.min_version ?? 'TLSv1.2' });
+  return Object.freeze({ ca: Object.freeze([...tls.rootCertificates, ...systemCaBundle(), ...extra]), minVersion: config.upstream?.tls?.min_version ?? 'TLSv1.2' });
 };
 
 export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll): ProxyState => {

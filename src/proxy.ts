@@ -7,6 +7,9 @@ import { createTlsDialingAgent } from './net/tls-dialing-agent.js';
 import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
 import { createExplicitListener, type Listener } from './net/explicit-listener.js';
 import type { LookupAll } from './net/resolver.js';
+import { createOriginalDestinationSource } from './net/original-destination.js';
+import { createTransparentHttpListener } from './net/transparent-http-listener.js';
+import { createTransparentTlsListener } from './net/transparent-tls-listener.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
 import type { Clock, ProxyRuntime } from './runtime.js';
 
@@ -24,8 +27,8 @@ export interface ProxyDeps {
 export interface Proxy {
   /** Binds every listener; resolves with their bound addresses, in config order. */
   start(): Promise<string[]>;
-  /** Stops listeners and drops open connections. */
-  close(): Promise<void>;
+  /** Stops accepting; in-flight requests and tunnels get `graceMs` to finish, then are dropped. */
+  close(options?: { graceMs?: number }): Promise<void>;
   /** Swaps in a new policy atomically; connections already established keep going. */
   reload(config: ProxyConfig): void;
   state(): ProxyState;
@@ -69,10 +72,11 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
       return authority;
     },
   };
+  // SO_ORIGINAL_DST through the native addon, loaded (and logged) when a transparent listener starts.
+  const transparent = { originalDestination: createOriginalDestinationSource({ logger }), ...(deps.lookup ? { lookup: deps.lookup } : {}) };
   const listeners = config.listen.map((listenerConfig) => {
-    if (listenerConfig.mode !== 'explicit') {
-      throw new Error(`listener ${listenerConfig.address}: mode ${listenerConfig.mode} is not supported yet`);
-    }
+    if (listenerConfig.mode === 'transparent-http') return createTransparentHttpListener(runtime, listenerConfig, transparent);
+    if (listenerConfig.mode === 'transparent-tls') return createTransparentTlsListener(runtime, listenerConfig, transparent);
     return createExplicitListener(runtime, listenerConfig);
   });
   return {
@@ -96,8 +100,8 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
       }
       return bound;
     },
-    async close() {
-      await Promise.all(listeners.map((l) => l.close()));
+    async close(options = {}) {
+      await Promise.all(listeners.map((l) => l.close(options.graceMs ?? 0)));
       runtime.upstreamAgent.destroy();
       runtime.upstreamTlsAgent.destroy();
     },

@@ -4,6 +4,7 @@ import { checkCommand } from './check-command.js';
 import { EXIT_USAGE, type CliIo } from './cli-io.js';
 import { explainCommand } from './explain-command.js';
 import { runCommand, type SignalSource } from './run-command.js';
+import { transparentRulesCommand, type TransparentRulesOptions } from './transparent-command.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
@@ -28,6 +29,7 @@ Examples:
   portcullis check -c portcullis.yaml
   portcullis explain -c portcullis.yaml GET https://www.googleapis.com/storage/v1/b/allowed-bkt/o
   portcullis ca trust -c portcullis.yaml
+  portcullis transparent rules -c portcullis.yaml --interface eth1
 `);
 
   program.command('run')
@@ -100,6 +102,36 @@ Examples:
 `)
     .action(async (options: { config?: string }) => {
       exitCode = await caTrustCommand(options, io);
+    });
+
+  const transparent = program.command('transparent')
+    .description('transparent mode: clients with no proxy settings, redirected by the firewall (docs/transparent.md)');
+
+  transparent.command('rules')
+    .description('print the iptables/ip6tables and nftables commands that redirect ports 80/443 into the transparent listeners, with the loop guard and the QUIC block')
+    .option('-c, --config <file>', 'YAML config file with transparent-http / transparent-tls listeners')
+    .option('--user <name>', 'user Portcullis runs as; its own connections are not redirected (default: portcullis)')
+    .option('--group <name>', 'match the group Portcullis runs as instead of the user')
+    .option('--interface <iface>', 'gateway: the interface facing the private network, e.g. eth1 (iptables wildcard eth+)')
+    .option('--source <cidr>', 'gateway: private source range to redirect, e.g. 10.0.0.0/16 (repeatable)', collect, [])
+    .addOption(new Option('--target <where>', 'gateway host, same host, or both').choices(['gateway', 'same-host', 'all']).default('all'))
+    .addOption(new Option('--format <tool>', 'which commands to print').choices(['iptables', 'nftables', 'all']).default('all'))
+    .addOption(new Option('--family <n>', 'IP version').choices(['4', '6', 'all']).default('all'))
+    .option('--http-port <ports>', 'destination ports sent to the transparent-http listener (default 80; repeatable or comma-separated)', collect, [])
+    .option('--tls-port <ports>', 'destination ports sent to the transparent-tls listener (default 443; repeatable or comma-separated)', collect, [])
+    .addHelpText('after', `
+The config needs listeners such as:
+  listen:
+    - { address: "[::]:3129", mode: transparent-http }
+    - { address: "[::]:3130", mode: transparent-tls }
+
+Examples:
+  portcullis transparent rules -c portcullis.yaml --user portcullis --interface eth1
+  portcullis transparent rules -c portcullis.yaml --target gateway --source 10.0.1.0/24 --format nftables
+  portcullis transparent rules -c portcullis.yaml --target same-host --user portcullis --format iptables | sudo sh
+`)
+    .action(async (options: TransparentRulesOptions) => {
+      exitCode = await transparentRulesCommand(options, io);
     });
 
   try {

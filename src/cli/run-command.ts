@@ -48,9 +48,10 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     { format: config.log.format, file: config.log.file, color: config.log.file === '-' && io.stdout.isTTY === true },
     { stdout: io.stdout, onError: (error: Error) => logger.error({ err: error }, 'access log write failed') },
   );
-  const proxy = createProxy(config, { logger, onFlow: (record) => accessLog.write(record) });
+  let proxy: ReturnType<typeof createProxy>;
   let bound: string[];
   try {
+    proxy = createProxy(config, { logger, onFlow: (record) => accessLog.write(record) });
     bound = await proxy.start();
   } catch (error) {
     io.stderr.write(`portcullis: ${(error as Error).message}\n`);
@@ -79,19 +80,34 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
           for (const line of next.lines) io.stderr.write(`${line}\n`);
           return;
         }
-        proxy.reload(next.config);
+        try {
+          proxy.reload(next.config);
+        } catch (error) {
+          logger.error({ err: error }, 'reload refused; the old policy stays in force');
+          io.stderr.write(`portcullis: reload refused: ${(error as Error).message}\n`);
+          return;
+        }
         logger.info({ rules: next.config.rules.length }, 'config reloaded');
       });
     };
     const reopen = (): void => {
       void accessLog.reopen();
     };
+    let stopping = false;
+    // A second SIGINT/SIGTERM during the grace period is ignored, not fatal: the handlers stay
+    // installed until the shutdown is complete.
     const stop = (): void => {
-      signals.off('SIGINT', stop);
-      signals.off('SIGTERM', stop);
-      signals.off('SIGHUP', reload);
-      signals.off('SIGUSR1', reopen);
-      void proxy.close().then(() => accessLog.close()).then(() => resolve(EXIT_OK));
+      if (stopping) return;
+      stopping = true;
+      void proxy.close({ graceMs: proxy.state().config.timeouts.shutdown_grace })
+        .then(() => accessLog.close())
+        .then(() => {
+          signals.off('SIGINT', stop);
+          signals.off('SIGTERM', stop);
+          signals.off('SIGHUP', reload);
+          signals.off('SIGUSR1', reopen);
+          resolve(EXIT_OK);
+        });
     };
     signals.on('SIGINT', stop);
     signals.on('SIGTERM', stop);

@@ -144,7 +144,9 @@ export const ProxyConfigSchema = z.strictObject({
     idle: DurationSchema.default(60_000),
     tunnel_idle: DurationSchema.default(600_000),
     client_hello: DurationSchema.default(10_000),
-  }).default({ upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000, client_hello: 10_000 }),
+    /** On SIGTERM, how long in-flight requests and tunnels may take to finish. */
+    shutdown_grace: DurationSchema.default(10_000),
+  }).default({ upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000, client_hello: 10_000, shutdown_grace: 10_000 }),
   limits: z.strictObject({
     /** Bytes of request line plus headers; beyond gives 431. */
     max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(32 * 1024),
@@ -160,6 +162,16 @@ export const ProxyConfigSchema = z.strictObject({
    * it since the destination is still the CONNECT host's checked address.
    */
   missing_sni: z.enum(['deny', 'allow']).default('deny'),
+  /**
+   * Transparent listeners (docs/transparent.md). verify_original_destination: the Host/SNI name
+   * must resolve to the address the client dialed (SO_ORIGINAL_DST), like Squid's
+   * host_verify_strict, else deny host-mismatch. sni_missing: a ClientHello without SNI is
+   * denied, or routed to its original destination when an IP/CIDR rule allows that address.
+   */
+  transparent: z.strictObject({
+    verify_original_destination: z.boolean().default(false),
+    sni_missing: z.enum(['deny', 'original-destination']).default('deny'),
+  }).default({ verify_original_destination: false, sni_missing: 'deny' }),
   rules: z.array(RuleSchema).default([]).superRefine((rules, ctx) => {
     const names = new Map<string, number>();
     rules.forEach((rule, index) => {

@@ -5,19 +5,21 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Accumulates one flow's facts as they become known; `finish` builds the immutable record once. */
 export interface FlowBuilder {
   readonly id: string;
+  /** The facts known when the flow started (client, listener, raw target). */
+  readonly base: FlowBase;
   readonly fields: Mutable<Partial<FlowRecord>>;
   /** Builds the record and hands it on; later calls do nothing. */
   finish(now: number): void;
 }
 
-export const createFlowBuilder = (
-  base: Pick<FlowRecord, 'id' | 'kind' | 'startedAt' | 'client' | 'listener' | 'method' | 'url' | 'host' | 'port'> & { parentId?: string },
-  sink: (record: FlowRecord) => void,
-): FlowBuilder => {
+export type FlowBase = Pick<FlowRecord, 'id' | 'kind' | 'startedAt' | 'client' | 'listener' | 'method' | 'url' | 'host' | 'port'> & { parentId?: string };
+
+export const createFlowBuilder = (base: FlowBase, sink: (record: FlowRecord) => void): FlowBuilder => {
   const fields: Mutable<Partial<FlowRecord>> = {};
   let finished = false;
   return {
     id: base.id,
+    base,
     fields,
     finish(now) {
       if (finished) return;

@@ -51,6 +51,8 @@ export interface FlowRecord {
   readonly port: number;
   /** TLS SNI the client sent, when known. */
   readonly sni?: string;
+  /** Transparent listeners: "ip:port" the client dialed before the REDIRECT (SO_ORIGINAL_DST), when known. */
+  readonly originalDestination?: string;
   /** What happened: allow or deny. In dry-run mode a would-be denial is 'allow' with wouldDeny set. */
   readonly verdict: 'allow' | 'deny';
   /** Stable reason code ('rule-matched', 'no-rule-matched', 'address-blocked', ...). */

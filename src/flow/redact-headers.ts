@@ -2,7 +2,7 @@ import type { HeaderPair } from './flow-record.js';
 
 /** Headers whose values are credentials: kept by name, never by value, in any flow record. */
 export const SECRET_HEADERS: ReadonlySet<string> = new Set([
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie',
+  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'x-amz-security-token',
 ]);
 
 export const REDACTED = '[redacted]';

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { formatHostHeader, parseAbsoluteTarget, parseAuthority, type Destination } from '../flow/destination.js';
 import { clientIpOf } from '../flow/client-address.js';
 import { createFlowBuilder, type FlowBuilder } from '../flow/flow-builder.js';
+import { redactHeaderObject, redactHeaders } from '../flow/redact-headers.js';
 import { deny, type Decision } from '../policy/decision.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { denyResponse, errorResponse, type SyntheticResponse } from './deny-response.js';
@@ -81,7 +82,7 @@ export const routeExplicitRequest = (runtime: ProxyRuntime, listener: ListenerIn
     // An https:// URL in a plain request is fetched over TLS by the proxy: the whole URL is
     // visible, so it is judged as a request inside TLS (default port 443).
     decision = runtime.state().policy.decideRequest({
-      destination, clientIp: flow.fields.client?.address ?? clientIpOf(req.socket.remoteAddress),
+      destination, clientIp: flow.base.client.address,
       transport: scheme === 'https' ? 'tls' : 'http', method, pathAndQuery,
     });
   }
@@ -101,11 +102,20 @@ export const checkHeaderCount = (runtime: ProxyRuntime, req: http.IncomingMessag
 };
 
 /** A flow for one request on the explicit listener. */
-export const explicitRequestFlow = (runtime: ProxyRuntime, listener: ListenerInfo, req: http.IncomingMessage): FlowBuilder =>
-  createFlowBuilder({
+export const explicitRequestFlow = (runtime: ProxyRuntime, listener: ListenerInfo, req: http.IncomingMessage): FlowBuilder => {
+  const flow = createFlowBuilder({
     id: runtime.nextFlowId(), kind: 'http', startedAt: runtime.clock.now(), listener: listener.id, method: req.method ?? 'GET',
     url: req.url ?? '', host: '-', port: 0, client: { address: clientIpOf(req.socket.remoteAddress), port: req.socket.remotePort ?? 0 },
   }, (record) => runtime.recordFlow(record));
+  flow.fields.requestHeaders = redactHeaders(req.rawHeaders);
+  return flow;
+};
+
+/** Sends a response made by the proxy itself, noting its headers on the flow. */
+export const answerRequest = (res: http.ServerResponse, flow: FlowBuilder, response: SyntheticResponse): void => {
+  flow.fields.responseHeaders = redactHeaderObject(response.headers);
+  sendSynthetic(res, response);
+};
 
 /**
  * Handles one HTTP request that arrived in absolute form (`GET http://host/path`): parse,
@@ -117,7 +127,7 @@ export const createForwardRequestHandler = (runtime: ProxyRuntime, listener: Lis
     finishWithResponse(runtime, flow, res);
     const route = routeExplicitRequest(runtime, listener, req, flow);
     if (route.kind === 'answer') {
-      sendSynthetic(res, route.response);
+      answerRequest(res, flow, route.response);
       return;
     }
     continueIfExpected(req, res);

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
 import type { FlowBuilder } from '../flow/flow-builder.js';
+import { redactHeaderObject, redactHeaders } from '../flow/redact-headers.js';
 import { PortcullisError, isPortcullisError } from '../errors.js';
 import { deny } from '../policy/decision.js';
 import type { DialingAgent, DialingRequestOptions } from '../net/dialing-agent.js';
@@ -41,7 +42,9 @@ export const forwardUpstream = (
     if (failure.code === 'PCL_ERR_ADDRESS_BLOCKED') {
       const blocked = deny('address-blocked', flow.fields.rule, failure.message);
       Object.assign(flow.fields, { verdict: 'deny', reason: blocked.reason });
-      sendSynthetic(res, denyResponse(`${flow.fields.url ?? ''}`, blocked));
+      const response = denyResponse(flow.fields.url ?? flow.base.url, blocked);
+      flow.fields.responseHeaders = redactHeaderObject(response.headers);
+      sendSynthetic(res, response);
       return;
     }
     if (res.headersSent) {
@@ -50,7 +53,9 @@ export const forwardUpstream = (
     }
     const { status, type } = upstreamFailure(failure.code);
     flow.fields.reason = flow.fields.reason ?? 'rule-matched';
-    sendSynthetic(res, errorResponse(status, type, failure.code, failure.message));
+    const response = errorResponse(status, type, failure.code, failure.message);
+    flow.fields.responseHeaders = redactHeaderObject(response.headers);
+    sendSynthetic(res, response);
   };
 
   const send = (): void => {
@@ -69,8 +74,11 @@ export const forwardUpstream = (
       if (address) flow.fields.upstreamAddress = `${address}:${destination.port}`;
     });
     upstream.once('response', (upstreamRes) => {
+      flow.fields.timings = { responseStartedAt: runtime.clock.now() };
       try {
-        const responseHeaders = stripHopByHop(upstreamRes.rawHeaders) as unknown as http.OutgoingHttpHeaders;
+        const sent = stripHopByHop(upstreamRes.rawHeaders);
+        flow.fields.responseHeaders = redactHeaders(sent);
+        const responseHeaders = sent as unknown as http.OutgoingHttpHeaders;
         // HTTP/2 has no reason phrase.
         if (req.httpVersionMajor >= 2) res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
         else res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders);

@@ -1,12 +1,14 @@
 import type http from 'node:http';
 import { formatHostHeader, parseAbsoluteTarget, parseAuthority, type Destination } from '../flow/destination.js';
 import { createFlowBuilder, type FlowBuilder } from '../flow/flow-builder.js';
+import type { FlowTls } from '../flow/flow-record.js';
+import { redactHeaders } from '../flow/redact-headers.js';
 import { deny, type Decision } from '../policy/decision.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { denyResponse, errorResponse } from './deny-response.js';
 import { enforceDecision } from './enforce-decision.js';
 import { forwardUpstream } from './forward-upstream.js';
-import { checkHeaderCount, continueIfExpected, finishWithResponse, sameDestination, type ListenerInfo, type RequestRoute } from './forward-request.js';
+import { answerRequest, checkHeaderCount, continueIfExpected, finishWithResponse, sameDestination, type ListenerInfo, type RequestRoute } from './forward-request.js';
 import { headerValues } from './raw-headers.js';
 import { sendSynthetic } from './send-synthetic.js';
 
@@ -15,6 +17,8 @@ export interface TunnelContext {
   readonly flowId: string;
   readonly destination: Destination;
   readonly client: { readonly address: string; readonly port: number };
+  /** The client's TLS, once the handshake is done. */
+  readonly tls?: FlowTls;
 }
 
 /** Finds which tunnel `req` arrived through (kept in a WeakMap by the interceptor). */
@@ -71,11 +75,14 @@ export const routeInterceptedRequest = (runtime: ProxyRuntime, tunnel: TunnelCon
 /** A flow for one request inside a tunnel, child of the tunnel's flow. */
 export const interceptedRequestFlow = (runtime: ProxyRuntime, listener: ListenerInfo, tunnel: TunnelContext, req: http.IncomingMessage): FlowBuilder => {
   const target = req.url ?? '';
-  return createFlowBuilder({
+  const flow = createFlowBuilder({
     id: runtime.nextFlowId(), parentId: tunnel.flowId, kind: 'http', startedAt: runtime.clock.now(), listener: listener.id, method: req.method ?? 'GET',
     url: `${tunnelOrigin(tunnel.destination)}${target.startsWith('/') ? target : ''}`,
     host: tunnel.destination.host.host, port: tunnel.destination.port, client: tunnel.client,
   }, (record) => runtime.recordFlow(record));
+  flow.fields.requestHeaders = redactHeaders(req.rawHeaders);
+  if (tunnel.tls !== undefined) flow.fields.tls = tunnel.tls;
+  return flow;
 };
 
 export const createInterceptedRequestHandler = (runtime: ProxyRuntime, listener: ListenerInfo, tunnelOf: TunnelLookup) =>
@@ -89,7 +96,7 @@ export const createInterceptedRequestHandler = (runtime: ProxyRuntime, listener:
     finishWithResponse(runtime, flow, res);
     const route = routeInterceptedRequest(runtime, tunnel, req, flow);
     if (route.kind === 'answer') {
-      sendSynthetic(res, route.response);
+      answerRequest(res, flow, route.response);
       return;
     }
     continueIfExpected(req, res);

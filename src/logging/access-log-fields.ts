@@ -18,6 +18,8 @@ export const FIELD_URL = 'url';
 export const FIELD_HOST = 'host';
 export const FIELD_PORT = 'port';
 export const FIELD_SNI = 'sni';
+/** Transparent listeners: "ip:port" the client dialed before the firewall redirected it. */
+export const FIELD_ORIGINAL_DST = 'original_destination';
 export const FIELD_VERDICT = 'verdict';
 export const FIELD_REASON = 'reason';
 export const FIELD_RULE = 'rule';
@@ -48,6 +50,7 @@ export const ACCESS_LOG_FIELDS = [
   FIELD_HOST,
   FIELD_PORT,
   FIELD_SNI,
+  FIELD_ORIGINAL_DST,
   FIELD_VERDICT,
   FIELD_REASON,
   FIELD_RULE,

@@ -12,6 +12,7 @@ import {
   FIELD_KIND,
   FIELD_LISTENER,
   FIELD_METHOD,
+  FIELD_ORIGINAL_DST,
   FIELD_PARENT_ID,
   FIELD_PORT,
   FIELD_REASON,
@@ -108,6 +109,7 @@ export const formatJson = (record: FlowRecord): string => {
   line[FIELD_HOST] = record.host;
   line[FIELD_PORT] = record.port;
   if (record.sni !== undefined) line[FIELD_SNI] = record.sni;
+  if (record.originalDestination !== undefined) line[FIELD_ORIGINAL_DST] = record.originalDestination;
   line[FIELD_VERDICT] = record.verdict;
   line[FIELD_REASON] = record.reason;
   if (record.rule !== undefined) line[FIELD_RULE] = record.rule;

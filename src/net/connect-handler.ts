@@ -3,6 +3,7 @@ import type net from 'node:net';
 import { parseAuthority, formatAuthority } from '../flow/destination.js';
 import { clientIpOf } from '../flow/client-address.js';
 import { createFlowBuilder } from '../flow/flow-builder.js';
+import { redactHeaders } from '../flow/redact-headers.js';
 import { PortcullisError, isPortcullisError } from '../errors.js';
 import { deny, type Decision } from '../policy/decision.js';
 import { denyResponse, errorResponse, serializeResponse } from '../http/deny-response.js';
@@ -30,6 +31,7 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
       id: runtime.nextFlowId(), kind: 'tunnel', startedAt, listener: listener.id, method: 'CONNECT', url: target, host: '-', port: 0,
       client: { address: clientIpOf(client.remoteAddress), port: client.remotePort ?? 0 },
     }, (record) => runtime.recordFlow(record));
+    flow.fields.requestHeaders = redactHeaders(req.rawHeaders);
     const refuse = (status: number, body: Buffer): void => {
       flow.fields.status = status;
       client.on('error', () => {});
@@ -50,7 +52,7 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
     Object.assign(flow.fields, { host: destination.host.host, port: destination.port, url: formatAuthority(destination) });
 
     const state = runtime.state();
-    const decision: Decision = state.policy.decideConnection({ destination, clientIp: flow.fields.client?.address ?? '', transport: 'tls' });
+    const decision: Decision = state.policy.decideConnection({ destination, clientIp: flow.base.client.address, transport: 'tls' });
     if (decision.verdict === 'deny') {
       Object.assign(flow.fields, { verdict: 'deny', reason: decision.reason, rule: decision.rule, detail: decision.detail });
       if (!state.config.dry_run) {
@@ -65,7 +67,7 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
     if (decision.verdict === 'allow' && decision.intercept) {
       flow.fields.status = 200;
       client.write(ESTABLISHED);
-      interceptor.intercept(client, head, { flowId: flow.id, destination, client: flow.fields.client ?? { address: '', port: 0 } }, flow);
+      interceptor.intercept(client, head, { flowId: flow.id, destination, client: flow.base.client }, flow);
       return;
     }
     flow.fields.tunnelMode = 'splice';
@@ -91,6 +93,8 @@ const checkSni = (result: Awaited<ReturnType<typeof peekClientHello>>['result'],
     return { deny: true, reason: 'sni-mismatch', sni: result.sni, detail: `TLS SNI "${result.sni}" does not match the CONNECT host ${destination.host.host}` };
   }
   if (result.status === 'invalid') return { deny: true, reason: 'sni-mismatch', detail: `malformed TLS ClientHello: ${result.error}` };
+  // TLS to an IP address carries no SNI (RFC 6066 forbids IP literals there): nothing to compare.
+  if (result.status === 'ok' && destination.host.kind === 'ip') return undefined;
   const what = result.status === 'ok' ? 'the ClientHello has no SNI'
     : result.status === 'not-tls' ? 'the client did not start TLS'
     : result.status === 'timeout' ? 'no ClientHello arrived in time' : 'the client closed the tunnel';
@@ -115,6 +119,7 @@ const splice = (
     state.dialer.dial(destination, { signal: abort.signal }).then(({ socket: upstream, address }) => {
       client.off('close', onEarlyClose);
       flow.fields.upstreamAddress = `${address}:${destination.port}`;
+      flow.fields.timings = { upstreamConnectedAt: runtime.clock.now() };
       if (client.destroyed) {
         upstream.destroy();
         flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';

@@ -24,8 +24,11 @@ export interface Listener {
   /** Bound address ("127.0.0.1:3128"), known after listen(). */
   address(): string;
   listen(): Promise<string>;
-  /** Stops accepting and destroys open connections; idempotent. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests and tunnels finish for up to `graceMs`, then
+   * destroys what is left; idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 const CLIENT_ERRORS: Record<string, { status: number; reason: string }> = {
@@ -174,14 +177,24 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
         resolve(bound);
       });
     }),
-    close: () => {
-      closing ??= new Promise<void>((resolve) => {
-        front.close(() => resolve());
+    close: (graceMs = 0) => {
+      closing ??= (async () => {
+        const stopped = new Promise<void>((resolve) => {
+          if (front.listening) front.close(() => resolve());
+          else resolve();
+        });
+        // Idle keep-alive connections go now; busy ones may finish their request.
+        server.closeIdleConnections();
+        const deadline = Date.now() + graceMs;
+        while (sockets.size > 0 && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          server.closeIdleConnections();
+        }
         server.close(() => {});
         interceptor.close();
         for (const socket of sockets) socket.destroy();
-        if (!front.listening) resolve();
-      });
+        await stopped;
+      })();
       return closing;
     },
   };

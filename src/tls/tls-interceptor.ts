@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import type { CanonicalHost } from '../flow/host.js';
 import { parseHost } from '../flow/host.js';
 import type { FlowBuilder } from '../flow/flow-builder.js';
+import type { FlowTls } from '../flow/flow-record.js';
 import type { ListenerInfo } from '../http/forward-request.js';
 import {
   createInterceptedRequestHandler, interceptedBadRequest, interceptedRequestFlow, routeInterceptedRequest, type TunnelContext,
@@ -38,6 +39,18 @@ export interface Interceptor {
 }
 
 const MAX_CONTEXTS = 1000;
+
+/** What the dashboard shows of an intercepted client's TLS. */
+const tlsFacts = (secure: tls.TLSSocket, sni: string | undefined): FlowTls => {
+  const facts: { -readonly [K in keyof FlowTls]: FlowTls[K] } = { certificate: 'minted' };
+  if (sni !== undefined) facts.sni = sni;
+  const version = secure.getProtocol();
+  if (version) facts.version = version;
+  const cipher = secure.getCipher()?.name;
+  if (cipher) facts.cipher = cipher;
+  if (typeof secure.alpnProtocol === 'string') facts.alpn = secure.alpnProtocol;
+  return facts;
+};
 const RENEW_BEFORE_MS = 24 * 3600 * 1000;
 
 export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo, profile: ClientTlsProfile, leaves: () => LeafSource): Interceptor => {
@@ -145,13 +158,15 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
           },
         });
         secure.once('secure', () => {
+          flow.fields.tls = tlsFacts(secure, flow.fields.sni);
+          const withTls: TunnelContext = { ...tunnel, tls: flow.fields.tls };
           if (secure.alpnProtocol === 'h2') {
-            handingOver = tunnel;
+            handingOver = withTls;
             h2server.emit('connection', http2StreamAdapter(secure));
             handingOver = undefined;
             return;
           }
-          tunnels.set(secure, tunnel);
+          tunnels.set(secure, withTls);
           server.emit('connection', secure);
         });
         secure.on('error', (error: NodeJS.ErrnoException) => {

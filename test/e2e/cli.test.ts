@@ -171,3 +171,27 @@ test('run without -c starts on the embedded default config', async (t) => {
   await cli.waitFor(/export http_proxy=/);
   assert.equal(await cli.stop(), 0);
 });
+
+test('SIGTERM stops accepting, lets an in-flight request finish, flushes the log and exits 0', async (t) => {
+  const origin = await startHttpOrigin(t, (req, res) => {
+    setTimeout(() => res.end('slow but complete\n'), 700);
+  });
+  const dir = tempDir(t);
+  const logFile = path.join(dir, 'access.log');
+  const file = path.join(dir, 'p.yaml');
+  writeFileSync(file, configFor(origin.port, `log: { format: json, file: ${logFile} }\ntimeouts: { shutdown_grace: 5s }\n`));
+  const cli = startCli(t, ['-c', file]);
+  const [, address] = await cli.waitFor(/listening on http:\/\/(127\.0\.0\.1:\d+)/);
+  const inFlight = curl(['-x', `http://${address}`, `http://allowed.test:${origin.port}/slow`]);
+  await new Promise((r) => setTimeout(r, 250));
+  cli.child.kill('SIGTERM');
+  const result = await inFlight;
+  assert.equal(result.status, 200);
+  assert.equal(result.body, 'slow but complete\n');
+  assert.equal(await cli.stop(), 0);
+  const refused = await curl(['-x', `http://${address}`, `http://allowed.test:${origin.port}/late`]);
+  assert.notEqual(refused.code, 0, 'no longer accepting');
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(lines.length, 1);
+  assert.equal(lines[0]?.status, 200);
+});

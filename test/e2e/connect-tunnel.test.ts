@@ -119,3 +119,27 @@ test('Node (undici ProxyAgent) tunnels to an allowed host', async (t) => {
   await assert.rejects(fetch(`https://denied.test:${origin.port}/node`, { dispatcher }));
   assert.equal(origin.seen.length, 1);
 });
+
+test('a rule with clients: matches CONNECT by the client address', async (t) => {
+  const origin = await startHttpsOrigin(t, certs);
+  const proxy = await startTestProxy(t, { resolve: pinned, rules: [
+    { name: 'loopback-clients', hosts: ['allowed.test'], ports: [origin.port], clients: ['127.0.0.0/8'] },
+    { name: 'other-clients', hosts: ['denied.test'], ports: [origin.port], clients: ['10.0.0.0/8'] },
+  ] });
+  const ok = await curl(['--cacert', certs.caCertPath, '-x', proxy.url, `https://allowed.test:${origin.port}/c`]);
+  assert.equal(ok.status, 200, ok.stderr);
+  const raw = await sendRaw(proxy.port, `CONNECT denied.test:${origin.port} HTTP/1.1\r\n\r\n`, { idleMs: 300 });
+  assert.equal(statusOf(raw), 403);
+  assert.match(raw, /client-not-allowed/);
+  const flows = await proxy.waitForFlows(2);
+  assert.equal(flows[0]?.client.address, '127.0.0.1');
+});
+
+test('a spliced tunnel to an IP address needs no SNI', async (t) => {
+  const ipCerts = makeOriginCertificates(['127.0.0.1']);
+  const origin = await startHttpsOrigin(t, ipCerts);
+  const proxy = await startTestProxy(t, { rules: [{ name: 'ip', hosts: ['127.0.0.1'], ports: [origin.port] }] });
+  const result = await curl(['--cacert', ipCerts.caCertPath, '-x', proxy.url, `https://127.0.0.1:${origin.port}/by-ip`]);
+  assert.equal(result.status, 200, result.stderr);
+  assert.deepEqual(origin.seen.map((s) => s.url), ['/by-ip']);
+});

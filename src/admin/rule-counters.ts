@@ -1,0 +1,42 @@
+import type { FlowRecord } from '../flow/flow-record.js';
+import { decisionOf } from './to-flow-view.js';
+
+/** Hits of one rule since start: flows it allowed, and denials that named it as the closest rule. */
+export interface RuleHits {
+  readonly allowed: number;
+  readonly denied: number;
+  readonly wouldDeny: number;
+  /** Epoch ms of the latest flow naming the rule; 0 when none. */
+  readonly lastHitAt: number;
+}
+
+export interface RuleCounters {
+  record(record: FlowRecord): void;
+  /** Hits by rule name; denials that named no rule are under `null`. */
+  get(rule: string | null): RuleHits;
+  /** Every name seen so far (a rule removed by a reload keeps its counts). */
+  names(): string[];
+}
+
+const ZERO: RuleHits = Object.freeze({ allowed: 0, denied: 0, wouldDeny: 0, lastHitAt: 0 });
+
+export const createRuleCounters = (): RuleCounters => {
+  const byRule = new Map<string | null, { allowed: number; denied: number; wouldDeny: number; lastHitAt: number }>();
+  return {
+    record(record) {
+      const key = record.rule ?? null;
+      let hits = byRule.get(key);
+      if (hits === undefined) {
+        hits = { allowed: 0, denied: 0, wouldDeny: 0, lastHitAt: 0 };
+        byRule.set(key, hits);
+      }
+      const decision = decisionOf(record);
+      if (decision === 'allow') hits.allowed += 1;
+      else if (decision === 'deny') hits.denied += 1;
+      else hits.wouldDeny += 1;
+      hits.lastHitAt = Math.max(hits.lastHitAt, record.startedAt + record.durationMs);
+    },
+    get: (rule) => ({ ...(byRule.get(rule) ?? ZERO) }),
+    names: () => [...byRule.keys()].filter((key): key is string => key !== null),
+  };
+};
