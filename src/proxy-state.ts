@@ -3,6 +3,8 @@ import tls from 'node:tls';
 import type { ProxyConfig } from './config/schema.js';
 import { PortcullisError } from './errors.js';
 import type { UpstreamTlsSettings } from './net/tls-dialing-agent.js';
+import { createBasicAuthenticator, type BasicAuthenticator } from './auth/basic-authenticator.js';
+import { parseHtpasswd } from './auth/htpasswd.js';
 import { createAddressGuard } from './policy/address-guard.js';
 import { compilePolicy, type CompiledPolicy } from './policy/policy-engine.js';
 import { createResolver, type LookupAll } from './net/resolver.js';
@@ -17,7 +19,40 @@ export interface ProxyState {
   readonly policy: CompiledPolicy;
   readonly dialer: UpstreamDialer;
   readonly upstreamTls: UpstreamTlsSettings;
+  /** Present when `auth.basic` is configured: every client must authenticate. */
+  readonly authenticator?: BasicAuthenticator;
 }
+
+/** Loads the users file; a bad file is a config error naming file and line. */
+const loadAuthenticator = (config: ProxyConfig, now: () => number): BasicAuthenticator | undefined => {
+  const basic = config.auth?.basic;
+  if (!basic) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(basic.users_file, 'utf8');
+  } catch (error) {
+    throw new PortcullisError('PCL_ERR_CONFIG_READ', `auth.basic.users_file: cannot read ${basic.users_file}: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = parseHtpasswd(text);
+  if (!parsed.ok) {
+    throw new PortcullisError('PCL_ERR_CONFIG_INVALID', parsed.problems.map((p) => `${basic.users_file}:${p.line} ${p.message}`).join('; '));
+  }
+  return createBasicAuthenticator(parsed.users, basic.realm, now);
+};
+
+/** Rules as the policy sees them: "group:NAME" in `users` replaced by the group's members. */
+const expandGroups = (config: ProxyConfig): ProxyConfig['rules'] => {
+  const groups = config.auth?.groups ?? {};
+  return config.rules.map((rule) => rule.users === undefined ? rule : {
+    ...rule,
+    users: rule.users.flatMap((user) => {
+      if (!user.startsWith('group:')) return [user];
+      const members = groups[user.slice(6)];
+      if (members === undefined) throw new PortcullisError('PCL_ERR_CONFIG_INVALID', `rule "${rule.name}": unknown group "${user.slice(6)}" (define it under auth.groups)`);
+      return members;
+    }),
+  });
+};
 
 /** Where Linux distributions keep the OS trust bundle (Debian/Ubuntu/Alpine, RHEL/Fedora, others). */
 const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
@@ -46,13 +81,14 @@ const upstreamTlsSettings = (config: ProxyConfig): UpstreamTlsSettings => {
   return Object.freeze({ ca: Object.freeze([...tls.rootCertificates, ...systemCaBundle(), ...extra]), minVersion: config.upstream?.tls?.min_version ?? 'TLSv1.2' });
 };
 
-export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll): ProxyState => {
-  const policy = compilePolicy(config.rules);
+export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: () => number = Date.now): ProxyState => {
+  const policy = compilePolicy(expandGroups(config));
+  const authenticator = loadAuthenticator(config, now);
   const resolver = createResolver(config.resolve, lookup);
   const dialer = createUpstreamDialer({
     resolver,
     addressCheck: createAddressGuard(config.destinations.allow_ranges),
     connectTimeoutMs: config.timeouts.upstream_connect,
   });
-  return Object.freeze({ config, policy, dialer, upstreamTls: upstreamTlsSettings(config) });
+  return Object.freeze({ config, policy, dialer, upstreamTls: upstreamTlsSettings(config), ...(authenticator ? { authenticator } : {}) });
 };

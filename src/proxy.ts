@@ -36,7 +36,7 @@ export interface Proxy {
   ca(): CertificateAuthority;
   readonly listeners: readonly Listener[];
   /** Counters since start. */
-  stats(): { readonly flows: number; readonly denied: number; readonly wouldDeny: number };
+  stats(): { readonly flows: number; readonly denied: number; readonly wouldDeny: number; readonly activeConnections: number };
 }
 
 /** The one construction point: builds the state, the upstream pool and the listeners. */
@@ -83,7 +83,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     listeners,
     state: () => current,
     ca: () => runtime.ca(),
-    stats: () => ({ ...counters }),
+    stats: () => ({ ...counters, activeConnections: listeners.reduce((sum, listener) => sum + (listener.connections?.() ?? 0), 0) }),
     async start() {
       if (!authority) {
         authority = await loadOrCreateCertificateAuthority(caOptionsFromConfig(config));

@@ -1,4 +1,5 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ListenAddressSchema } from '../config/schema.js';
 import { CA_EXPORT_FORMATS, caExportCommand, caTrustCommand, type CaExportFormat } from './ca-command.js';
 import { checkCommand } from './check-command.js';
 import { EXIT_USAGE, type CliIo } from './cli-io.js';
@@ -7,6 +8,13 @@ import { runCommand, type SignalSource } from './run-command.js';
 import { transparentRulesCommand, type TransparentRulesOptions } from './transparent-command.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+const adminAddress = (value: string): string => {
+  if (!ListenAddressSchema.safeParse(value).success) throw new InvalidArgumentError('must be host:port, e.g. 127.0.0.1:9090 or [::1]:9090');
+  return value;
+};
+/** Like collect, for options whose default must not show in --help. */
+const collectFresh = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 const processSignals: SignalSource = {
   on: (signal, handler) => { process.on(signal, handler); },
@@ -36,15 +44,21 @@ Examples:
     .description('start the proxy and log every decision until SIGINT/SIGTERM (SIGHUP reloads, SIGUSR1 reopens the log file)')
     .option('-c, --config <file>', 'YAML config file (default: the embedded example config)')
     .option('--listen <addr>', 'explicit-proxy listen address host:port, instead of the config\'s listeners (repeatable)', collect, [])
+    .option('--admin <addr>', 'dashboard, admin API and /metrics on host:port (instead of admin.address; off loopback it needs a token)', adminAddress)
     .addHelpText('after', `
 Examples:
   portcullis run
   portcullis run -c /etc/portcullis/portcullis.yaml
   portcullis run -c portcullis.yaml --listen 127.0.0.1:3128 --listen [::1]:3128
+  portcullis run -c portcullis.yaml --admin 127.0.0.1:9090     # then open http://127.0.0.1:9090/
   curl -x http://127.0.0.1:3128 http://example.com/
 `)
-    .action(async (options: { config?: string; listen: string[] }) => {
-      exitCode = await runCommand(options.config ? { config: options.config, listen: options.listen } : { listen: options.listen }, io, signals);
+    .action(async (options: { config?: string; listen: string[]; admin?: string }) => {
+      exitCode = await runCommand({
+        listen: options.listen,
+        ...(options.config ? { config: options.config } : {}),
+        ...(options.admin ? { admin: options.admin } : {}),
+      }, io, signals);
     });
 
   program.command('check')
@@ -113,12 +127,12 @@ Examples:
     .option('--user <name>', 'user Portcullis runs as; its own connections are not redirected (default: portcullis)')
     .option('--group <name>', 'match the group Portcullis runs as instead of the user')
     .option('--interface <iface>', 'gateway: the interface facing the private network, e.g. eth1 (iptables wildcard eth+)')
-    .option('--source <cidr>', 'gateway: private source range to redirect, e.g. 10.0.0.0/16 (repeatable)', collect, [])
+    .addOption(new Option('--source <cidr>', 'gateway: private source range to redirect, e.g. 10.0.0.0/16 (repeatable)').argParser(collectFresh))
     .addOption(new Option('--target <where>', 'gateway host, same host, or both').choices(['gateway', 'same-host', 'all']).default('all'))
     .addOption(new Option('--format <tool>', 'which commands to print').choices(['iptables', 'nftables', 'all']).default('all'))
     .addOption(new Option('--family <n>', 'IP version').choices(['4', '6', 'all']).default('all'))
-    .option('--http-port <ports>', 'destination ports sent to the transparent-http listener (default 80; repeatable or comma-separated)', collect, [])
-    .option('--tls-port <ports>', 'destination ports sent to the transparent-tls listener (default 443; repeatable or comma-separated)', collect, [])
+    .addOption(new Option('--http-port <ports>', 'destination ports sent to the transparent-http listener (default 80; repeatable or comma-separated)').argParser(collectFresh))
+    .addOption(new Option('--tls-port <ports>', 'destination ports sent to the transparent-tls listener (default 443; repeatable or comma-separated)').argParser(collectFresh))
     .addHelpText('after', `
 The config needs listeners such as:
   listen:

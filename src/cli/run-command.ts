@@ -6,11 +6,16 @@ import type { ProxyConfig } from '../config/schema.js';
 import { deepFreeze } from '../config/deep-freeze.js';
 import { createAccessLog } from '../logging/access-log.js';
 import { createProxy } from '../proxy.js';
+import type { Admin, ReloadResult } from '../admin/admin.js';
+import { createConsoleSummary } from '../admin/console-summary.js';
+import { startAdmin } from '../admin/start-admin.js';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './cli-io.js';
 
 export interface RunOptions {
   readonly config?: string;
   readonly listen: readonly string[];
+  /** `--admin ADDR`: the admin listener (dashboard, API, metrics) on this address. */
+  readonly admin?: string;
 }
 
 /** Signals the run command reacts to; injected so tests can drive them. */
@@ -36,7 +41,12 @@ const loadFor = async (options: RunOptions, io: CliIo): Promise<{ ok: true; conf
  * SIGUSR1 reopens the access-log file after rotation.
  */
 export const runCommand = async (options: RunOptions, io: CliIo, signals: SignalSource): Promise<number> => {
-  const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: false }));
+  // On a terminal, a live summary line sits below the log (mitmdump style); log lines go around it.
+  const summary = io.stdout.isTTY === true && io.env.TERM !== 'dumb'
+    ? createConsoleSummary({ out: io.stdout, color: io.env.NO_COLOR === undefined })
+    : undefined;
+  const logger = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime },
+    summary ? summary.wrap(io.stderr) : pino.destination({ fd: 2, sync: false }));
   const loaded = await loadFor(options, io);
   if (!loaded.ok) {
     for (const line of loaded.lines) io.stderr.write(`${line}\n`);
@@ -46,15 +56,56 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
   const config = loaded.config;
   const accessLog = createAccessLog(
     { format: config.log.format, file: config.log.file, color: config.log.file === '-' && io.stdout.isTTY === true },
-    { stdout: io.stdout, onError: (error: Error) => logger.error({ err: error }, 'access log write failed') },
+    { stdout: summary ? summary.wrap(io.stdout) : io.stdout, onError: (error: Error) => logger.error({ err: error }, 'access log write failed') },
   );
+  let admin: Admin | undefined;
   let proxy: ReturnType<typeof createProxy>;
   let bound: string[];
   try {
-    proxy = createProxy(config, { logger, onFlow: (record) => accessLog.write(record) });
+    proxy = createProxy(config, {
+      logger,
+      onFlow: (record) => {
+        accessLog.write(record);
+        admin?.record(record);
+      },
+    });
     bound = await proxy.start();
   } catch (error) {
     io.stderr.write(`portcullis: ${(error as Error).message}\n`);
+    await accessLog.close();
+    return EXIT_FAILURE;
+  }
+  /** Re-reads the config file: the SIGHUP and admin API path. A broken file changes nothing. */
+  const reloadConfig = async (): Promise<ReloadResult> => {
+    if (!options.config) return { ok: false, unavailable: true, problems: ['running on the embedded default config, nothing to reload'] };
+    const next = await loadFor(options, io);
+    if (!next.ok) {
+      logger.error({ problems: next.lines }, 'reload refused: the new config has problems; the old policy stays in force');
+      for (const line of next.lines) io.stderr.write(`${line}\n`);
+      return { ok: false, problems: next.lines };
+    }
+    try {
+      proxy.reload(next.config);
+    } catch (error) {
+      logger.error({ err: error }, 'reload refused; the old policy stays in force');
+      io.stderr.write(`portcullis: reload refused: ${(error as Error).message}\n`);
+      return { ok: false, problems: [(error as Error).message] };
+    }
+    logger.info({ rules: next.config.rules.length }, 'config reloaded');
+    return { ok: true, rules: next.config.rules.length };
+  };
+  let adminLines: readonly string[] = [];
+  try {
+    const started = await startAdmin(proxy, {
+      config, logger, optional: options.admin === undefined && options.config === undefined,
+      ...(options.admin !== undefined ? { addressOverride: options.admin } : {}),
+      ...(options.config ? { reload: reloadConfig } : {}),
+    });
+    admin = started.admin;
+    adminLines = started.lines;
+  } catch (error) {
+    io.stderr.write(`portcullis: ${(error as Error).message}\n`);
+    await proxy.close();
     await accessLog.close();
     return EXIT_FAILURE;
   }
@@ -65,8 +116,10 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     'portcullis: point clients at it:',
     `    export http_proxy=http://${first} https_proxy=http://${first}`,
     `    curl -x http://${first} https://example.com/`,
+    ...adminLines,
     '',
   ].join('\n'));
+  summary?.start(proxy);
 
   return new Promise<number>((resolve) => {
     const reload = (): void => {
@@ -74,21 +127,7 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
         logger.warn({}, 'SIGHUP: running on the embedded default config, nothing to reload');
         return;
       }
-      void loadFor(options, io).then((next) => {
-        if (!next.ok) {
-          logger.error({ problems: next.lines }, 'reload refused: the new config has problems; the old policy stays in force');
-          for (const line of next.lines) io.stderr.write(`${line}\n`);
-          return;
-        }
-        try {
-          proxy.reload(next.config);
-        } catch (error) {
-          logger.error({ err: error }, 'reload refused; the old policy stays in force');
-          io.stderr.write(`portcullis: reload refused: ${(error as Error).message}\n`);
-          return;
-        }
-        logger.info({ rules: next.config.rules.length }, 'config reloaded');
-      });
+      void (admin ? admin.reload() : reloadConfig());
     };
     const reopen = (): void => {
       void accessLog.reopen();
@@ -99,7 +138,10 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
+      admin?.setReady(false);
       void proxy.close({ graceMs: proxy.state().config.timeouts.shutdown_grace })
+        .then(() => admin?.close())
+        .then(() => summary?.stop())
         .then(() => accessLog.close())
         .then(() => {
           signals.off('SIGINT', stop);

@@ -10,12 +10,12 @@ export interface TransparentRulesOptions {
   readonly user?: string;
   readonly group?: string;
   readonly interface?: string;
-  readonly source: readonly string[];
+  readonly source?: readonly string[];
   readonly target: RulesTarget;
   readonly format: RulesFormat;
   readonly family: RulesFamily;
-  readonly httpPort: readonly string[];
-  readonly tlsPort: readonly string[];
+  readonly httpPort?: readonly string[];
+  readonly tlsPort?: readonly string[];
 }
 
 const ports = (values: readonly string[], fallback: readonly number[]): number[] | undefined => {
@@ -46,8 +46,8 @@ export const transparentRulesCommand = async (options: TransparentRulesOptions, 
     io.stderr.write('portcullis: give --user or --group, not both\n');
     return EXIT_USAGE;
   }
-  const httpPorts = ports(options.httpPort, DEFAULT_RULE_OPTIONS.httpPorts);
-  const tlsPorts = ports(options.tlsPort, DEFAULT_RULE_OPTIONS.tlsPorts);
+  const httpPorts = ports(options.httpPort ?? [], DEFAULT_RULE_OPTIONS.httpPorts);
+  const tlsPorts = ports(options.tlsPort ?? [], DEFAULT_RULE_OPTIONS.tlsPorts);
   if (httpPorts === undefined || tlsPorts === undefined) {
     io.stderr.write('portcullis: --http-port and --tls-port take port numbers (1-65535), e.g. --tls-port 443,8443\n');
     return EXIT_USAGE;
@@ -55,7 +55,7 @@ export const transparentRulesCommand = async (options: TransparentRulesOptions, 
   const result = firewallRules(config.listen, {
     owner: options.group !== undefined ? { kind: 'group', name: options.group } : { kind: 'user', name: options.user ?? 'portcullis' },
     ...(options.interface !== undefined ? { interface: options.interface } : {}),
-    sources: options.source,
+    sources: options.source ?? [],
     target: options.target,
     format: options.format,
     family: options.family,

@@ -4,7 +4,7 @@ import type { ProxyConfig } from './schema.js';
 
 /**
  * Resolves the file paths a config names (state_dir, ca.cert, ca.key, upstream.tls.extra_ca,
- * log.file unless "-") against `baseDir`, normally the config file's directory. Returns a new
+ * log.file unless "-", auth.basic.users_file) against `baseDir`, normally the config file's directory. Returns a new
  * frozen config; absolute paths are kept as written.
  */
 export const resolveConfigPaths = (config: ProxyConfig, baseDir: string): ProxyConfig => {
@@ -22,5 +22,6 @@ export const resolveConfigPaths = (config: ProxyConfig, baseDir: string): ProxyC
       upstream: { ...config.upstream, ...(tls && { tls: { ...tls, extra_ca: tls.extra_ca.map(resolve) } }) },
     }),
     log: { ...config.log, file: config.log.file === '-' ? '-' : resolve(config.log.file) },
+    ...(config.auth && { auth: { ...config.auth, basic: { ...config.auth.basic, users_file: resolve(config.auth.basic.users_file) } } }),
   });
 };

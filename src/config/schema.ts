@@ -96,6 +96,8 @@ export const ProxyConfigSchema = z.strictObject({
     address: ListenAddressSchema.default('127.0.0.1:9090'),
     token: z.string().min(16, 'a token must be at least 16 characters').optional(),
     enabled: z.boolean().default(true),
+    /** Finished flows the dashboard and API keep in memory (a ring buffer: the oldest go first). */
+    flows: z.number().int().min(1).max(1_000_000).default(1000),
   }).optional(),
   state_dir: z.string().min(1).default('./.portcullis'),
   ca: z.strictObject({
@@ -147,6 +149,15 @@ export const ProxyConfigSchema = z.strictObject({
     /** On SIGTERM, how long in-flight requests and tunnels may take to finish. */
     shutdown_grace: DurationSchema.default(10_000),
   }).default({ upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000, client_hello: 10_000, shutdown_grace: 10_000 }),
+  auth: z.strictObject({
+    /** Proxy Basic authentication: every client must authenticate (407 otherwise). */
+    basic: z.strictObject({
+      users_file: z.string().min(1),
+      realm: z.string().min(1).max(100).default('Portcullis'),
+    }),
+    /** Named groups of users; a rule's `users` may name "group:NAME". */
+    groups: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/), z.array(z.string().min(1))).default({}),
+  }).optional(),
   limits: z.strictObject({
     /** Bytes of request line plus headers; beyond gives 431. */
     max_header_bytes: z.number().int().min(1024).max(1024 * 1024).default(32 * 1024),

@@ -12,6 +12,7 @@ import { helpPage } from './help-page.js';
 import { CA_DOWNLOAD_HOST, caDownload } from './ca-download.js';
 import { countHeader } from './raw-headers.js';
 import { sendSynthetic } from './send-synthetic.js';
+import { afterAuthentication, authenticateClient } from './authenticate-client.js';
 
 export interface ListenerInfo {
   /** "address:port" the listener is bound to. */
@@ -83,7 +84,7 @@ export const routeExplicitRequest = (runtime: ProxyRuntime, listener: ListenerIn
     // visible, so it is judged as a request inside TLS (default port 443).
     decision = runtime.state().policy.decideRequest({
       destination, clientIp: flow.base.client.address,
-      transport: scheme === 'https' ? 'tls' : 'http', method, pathAndQuery,
+      transport: scheme === 'https' ? 'tls' : 'http', method, pathAndQuery, ...(flow.fields.user ? { user: flow.fields.user } : {}),
     });
   }
   const denied = enforceDecision(runtime, flow, decision);
@@ -125,13 +126,19 @@ export const createForwardRequestHandler = (runtime: ProxyRuntime, listener: Lis
   (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const flow = explicitRequestFlow(runtime, listener, req);
     finishWithResponse(runtime, flow, res);
-    const route = routeExplicitRequest(runtime, listener, req, flow);
-    if (route.kind === 'answer') {
-      answerRequest(res, flow, route.response);
-      return;
-    }
-    continueIfExpected(req, res);
-    forwardUpstream(runtime, req, res, flow, route.destination, route.pathAndQuery, route.scheme);
+    afterAuthentication(authenticateClient(runtime, req, flow), (auth) => {
+      if (!auth.ok) {
+        answerRequest(res, flow, auth.response);
+        return;
+      }
+      const route = routeExplicitRequest(runtime, listener, req, flow);
+      if (route.kind === 'answer') {
+        answerRequest(res, flow, route.response);
+        return;
+      }
+      continueIfExpected(req, res);
+      forwardUpstream(runtime, req, res, flow, route.destination, route.pathAndQuery, route.scheme);
+    });
   };
 
 /**

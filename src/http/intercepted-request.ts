@@ -19,6 +19,8 @@ export interface TunnelContext {
   readonly client: { readonly address: string; readonly port: number };
   /** The client's TLS, once the handshake is done. */
   readonly tls?: FlowTls;
+  /** The proxy user who opened the tunnel, when authentication is on. */
+  readonly user?: string;
 }
 
 /** Finds which tunnel `req` arrived through (kept in a WeakMap by the interceptor). */
@@ -66,6 +68,7 @@ export const routeInterceptedRequest = (runtime: ProxyRuntime, tunnel: TunnelCon
   }
   decision ??= runtime.state().policy.decideRequest({
     destination, clientIp: tunnel.client.address, transport: 'tls', method: req.method ?? 'GET', pathAndQuery,
+    ...(tunnel.user ? { user: tunnel.user } : {}),
   });
   const denied = enforceDecision(runtime, flow, decision);
   if (denied) return { kind: 'answer', response: denyResponse(flow.fields.url ?? target, denied) };
@@ -82,6 +85,7 @@ export const interceptedRequestFlow = (runtime: ProxyRuntime, listener: Listener
   }, (record) => runtime.recordFlow(record));
   flow.fields.requestHeaders = redactHeaders(req.rawHeaders);
   if (tunnel.tls !== undefined) flow.fields.tls = tunnel.tls;
+  if (tunnel.user !== undefined) flow.fields.user = tunnel.user;
   return flow;
 };
 

@@ -16,6 +16,7 @@ import type { Destination } from '../flow/destination.js';
 import type { FlowBuilder } from '../flow/flow-builder.js';
 import { peekClientHello, tlsAlert } from './peek-client-hello.js';
 import { relayTunnel } from './tunnel-relay.js';
+import { afterAuthentication, authenticateClient } from '../http/authenticate-client.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
@@ -39,6 +40,17 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
       flow.finish(runtime.clock.now());
     };
 
+    afterAuthentication(authenticateClient(runtime, req, flow), (auth) => {
+      if (auth.ok) decideTunnel(runtime, client, head, flow, target, refuse, interceptor, auth.user);
+      else refuse(407, serializeResponse(auth.response));
+    });
+  };
+
+/** The CONNECT decision and what follows it, once the client is known (and authenticated). */
+const decideTunnel = (
+  runtime: ProxyRuntime, client: net.Socket, head: Buffer, flow: FlowBuilder, target: string,
+  refuse: (status: number, body: Buffer) => void, interceptor: Interceptor, user: string | undefined,
+): void => {
     const parsed = parseAuthority(target);
     if (!parsed.ok) {
       Object.assign(flow.fields, { verdict: 'deny', reason: parsed.reason, detail: parsed.error });
@@ -52,7 +64,9 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
     Object.assign(flow.fields, { host: destination.host.host, port: destination.port, url: formatAuthority(destination) });
 
     const state = runtime.state();
-    const decision: Decision = state.policy.decideConnection({ destination, clientIp: flow.base.client.address, transport: 'tls' });
+    const decision: Decision = state.policy.decideConnection({
+      destination, clientIp: flow.base.client.address, transport: 'tls', ...(user ? { user } : {}),
+    });
     if (decision.verdict === 'deny') {
       Object.assign(flow.fields, { verdict: 'deny', reason: decision.reason, rule: decision.rule, detail: decision.detail });
       if (!state.config.dry_run) {
@@ -67,12 +81,12 @@ export const createConnectHandler = (runtime: ProxyRuntime, listener: ListenerIn
     if (decision.verdict === 'allow' && decision.intercept) {
       flow.fields.status = 200;
       client.write(ESTABLISHED);
-      interceptor.intercept(client, head, { flowId: flow.id, destination, client: flow.base.client }, flow);
+      interceptor.intercept(client, head, { flowId: flow.id, destination, client: flow.base.client, ...(user ? { user } : {}) }, flow);
       return;
     }
     flow.fields.tunnelMode = 'splice';
     splice(runtime, client, head, destination, flow, target, refuse);
-  };
+};
 
 interface SniVerdict {
   readonly deny: boolean;

@@ -8,6 +8,7 @@ import { createFlowBuilder } from '../flow/flow-builder.js';
 import { errorResponse, serializeResponse } from '../http/deny-response.js';
 import { createForwardRequestHandler, explicitRequestFlow, routeExplicitRequest, type ListenerInfo } from '../http/forward-request.js';
 import { answerUpgrade, relayUpgrade } from '../http/upgrade-relay.js';
+import { afterAuthentication, authenticateClient } from '../http/authenticate-client.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { createConnectHandler } from './connect-handler.js';
 import { containConnectErrors, containRequestErrors } from '../http/contain-handler-errors.js';
@@ -24,6 +25,8 @@ export interface Listener {
   /** Bound address ("127.0.0.1:3128"), known after listen(). */
   address(): string;
   listen(): Promise<string>;
+  /** Client connections open now (metrics, dashboard). */
+  connections?(): number;
   /**
    * Stops accepting, lets in-flight requests and tunnels finish for up to `graceMs`, then
    * destroys what is left; idempotent.
@@ -139,9 +142,15 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
   server.on('checkContinue', onRequest);
   server.on('upgrade', containConnectErrors(runtime.logger, (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
     const flow = explicitRequestFlow(runtime, info, req);
-    const route = routeExplicitRequest(runtime, info, req, flow);
-    if (route.kind === 'answer') answerUpgrade(runtime, socket, flow, route.response);
-    else void relayUpgrade(runtime, req, socket, head, flow, route.destination, route.pathAndQuery, route.scheme);
+    afterAuthentication(authenticateClient(runtime, req, flow), (auth) => {
+      if (!auth.ok) {
+        answerUpgrade(runtime, socket, flow, auth.response);
+        return;
+      }
+      const route = routeExplicitRequest(runtime, info, req, flow);
+      if (route.kind === 'answer') answerUpgrade(runtime, socket, flow, route.response);
+      else void relayUpgrade(runtime, req, socket, head, flow, route.destination, route.pathAndQuery, route.scheme);
+    });
   }));
   const interceptor = createInterceptor(runtime, info, clientTlsProfile(config), () => runtime.ca());
   server.on('connect', containConnectErrors(runtime.logger, createConnectHandler(runtime, info, interceptor)));
@@ -165,6 +174,7 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
   return {
     config,
     address: () => bound,
+    connections: () => sockets.size,
     listen: () => new Promise((resolve, reject) => {
       const onError = (error: Error): void => {
         reject(new PortcullisError('PCL_ERR_LISTEN_FAILED', `cannot listen on ${config.address}: ${error.message}`, { cause: error }));

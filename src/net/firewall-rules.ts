@@ -28,8 +28,8 @@ export interface FirewallRuleOptions {
   readonly tlsPorts: readonly number[];
 }
 
-export const DEFAULT_RULE_OPTIONS: FirewallRuleOptions = Object.freeze({
-  owner: { kind: 'user', name: 'portcullis' },
+export const DEFAULT_RULE_OPTIONS: FirewallRuleOptions = Object.freeze<FirewallRuleOptions>({
+  owner: { kind: 'user' as const, name: 'portcullis' },
   sources: [],
   target: 'all',
   format: 'all',

@@ -115,6 +115,7 @@ export const createTransparentHttpListener = (runtime: ProxyRuntime, config: Lis
   return {
     config,
     address: () => loop.address(),
+    connections: () => loop.sockets.size,
     listen: () => {
       deps.originalDestination.status(); // loads the addon now, logging once what is available
       return loop.listen();

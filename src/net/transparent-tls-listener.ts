@@ -197,6 +197,7 @@ export const createTransparentTlsListener = (runtime: ProxyRuntime, config: List
   return {
     config,
     address: () => loop.address(),
+    connections: () => loop.sockets.size,
     listen: () => {
       deps.originalDestination.status(); // loads the addon now, logging once what is available
       return loop.listen();
