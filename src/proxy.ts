@@ -63,9 +63,9 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
         logger.error({ err: error }, 'flow observer failed');
       }
     },
-    upstreamAgent: createDialingAgent(() => current.dialer, { freeSocketTimeoutMs: 30_000 }),
+    upstreamAgent: createDialingAgent(() => current.dialer, { freeSocketTimeoutMs: config.timeouts.upstream_idle }),
     upstreamTlsAgent: createTlsDialingAgent(() => current.dialer, () => current.upstreamTls, {
-      freeSocketTimeoutMs: 30_000, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
+      freeSocketTimeoutMs: config.timeouts.upstream_idle, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
     }),
     ca: () => {
       if (!authority) throw new Error('the certificate authority is not loaded yet');

@@ -148,7 +148,12 @@ export const ProxyConfigSchema = z.strictObject({
     client_hello: DurationSchema.default(10_000),
     /** On SIGTERM, how long in-flight requests and tunnels may take to finish. */
     shutdown_grace: DurationSchema.default(10_000),
-  }).default({ upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000, client_hello: 10_000, shutdown_grace: 10_000 }),
+    /** How long an idle pooled upstream connection is kept for reuse. */
+    upstream_idle: DurationSchema.default(30_000),
+  }).default({
+    upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000,
+    client_hello: 10_000, shutdown_grace: 10_000, upstream_idle: 30_000,
+  }),
   auth: z.strictObject({
     /** Proxy Basic authentication: every client must authenticate (407 otherwise). */
     basic: z.strictObject({

@@ -33,6 +33,11 @@ export const peekClientHello = (socket: net.Socket, initial: Buffer, timeoutMs: 
     const onClosed = (): void => finish({ status: 'closed' });
     const timer = setTimeout(() => finish({ status: 'timeout' }), timeoutMs);
     if (evaluate()) return;
+    // The client may have gone already (its 'close' fired before we listened).
+    if (socket.destroyed || socket.readableEnded) {
+      finish({ status: 'closed' });
+      return;
+    }
     socket.on('data', onData);
     socket.once('end', onClosed);
     socket.once('close', onClosed);
