@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real clients the test suite drives (curl, openssl, Python requests, Chromium and
-# NSS's certutil for the browser test), from Debian's packages, only when they are missing.
+# NSS's certutil for the browser test, iproute2/iptables/nftables for the transparent-mode test),
+# from Debian's packages, only when they are missing.
 # Safe to run again.
 set -euo pipefail
 
@@ -14,6 +15,11 @@ fi
 # and trusts the proxy CA through an NSS db made with certutil.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
+# test/e2e/transparent-netns.test.ts builds network namespaces (ip) and applies the printed
+# firewall rules (iptables/ip6tables, and nft for the same-host case).
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-test-deps.sh
 npx tsc -p tsconfig.json --noEmit
+npm run lint --silent
 npm run build --silent
 
 status=0

@@ -51,41 +51,41 @@ const decideTunnel = (
   runtime: ProxyRuntime, client: net.Socket, head: Buffer, flow: FlowBuilder, target: string,
   refuse: (status: number, body: Buffer) => void, interceptor: Interceptor, user: string | undefined,
 ): void => {
-    const parsed = parseAuthority(target);
-    if (!parsed.ok) {
-      Object.assign(flow.fields, { verdict: 'deny', reason: parsed.reason, detail: parsed.error });
-      const decision = deny(parsed.reason, undefined, parsed.error);
-      refuse(parsed.reason === 'userinfo-in-url' ? 403 : 400, serializeResponse(parsed.reason === 'userinfo-in-url'
-        ? denyResponse(target, decision)
-        : errorResponse(400, 'http_request_error', parsed.reason, parsed.error)));
+  const parsed = parseAuthority(target);
+  if (!parsed.ok) {
+    Object.assign(flow.fields, { verdict: 'deny', reason: parsed.reason, detail: parsed.error });
+    const decision = deny(parsed.reason, undefined, parsed.error);
+    refuse(parsed.reason === 'userinfo-in-url' ? 403 : 400, serializeResponse(parsed.reason === 'userinfo-in-url'
+      ? denyResponse(target, decision)
+      : errorResponse(400, 'http_request_error', parsed.reason, parsed.error)));
+    return;
+  }
+  const destination = parsed.value;
+  Object.assign(flow.fields, { host: destination.host.host, port: destination.port, url: formatAuthority(destination) });
+
+  const state = runtime.state();
+  const decision: Decision = state.policy.decideConnection({
+    destination, clientIp: flow.base.client.address, transport: 'tls', ...(user ? { user } : {}),
+  });
+  if (decision.verdict === 'deny') {
+    Object.assign(flow.fields, { verdict: 'deny', reason: decision.reason, rule: decision.rule, detail: decision.detail });
+    if (!state.config.dry_run) {
+      refuse(403, serializeResponse(denyResponse(target, decision)));
       return;
     }
-    const destination = parsed.value;
-    Object.assign(flow.fields, { host: destination.host.host, port: destination.port, url: formatAuthority(destination) });
+    Object.assign(flow.fields, { verdict: 'allow', wouldDeny: true });
+  } else {
+    Object.assign(flow.fields, { verdict: 'allow', reason: decision.reason, rule: decision.rule });
+  }
 
-    const state = runtime.state();
-    const decision: Decision = state.policy.decideConnection({
-      destination, clientIp: flow.base.client.address, transport: 'tls', ...(user ? { user } : {}),
-    });
-    if (decision.verdict === 'deny') {
-      Object.assign(flow.fields, { verdict: 'deny', reason: decision.reason, rule: decision.rule, detail: decision.detail });
-      if (!state.config.dry_run) {
-        refuse(403, serializeResponse(denyResponse(target, decision)));
-        return;
-      }
-      Object.assign(flow.fields, { verdict: 'allow', wouldDeny: true });
-    } else {
-      Object.assign(flow.fields, { verdict: 'allow', reason: decision.reason, rule: decision.rule });
-    }
-
-    if (decision.verdict === 'allow' && decision.intercept) {
-      flow.fields.status = 200;
-      client.write(ESTABLISHED);
-      interceptor.intercept(client, head, { flowId: flow.id, destination, client: flow.base.client, ...(user ? { user } : {}) }, flow);
-      return;
-    }
-    flow.fields.tunnelMode = 'splice';
-    splice(runtime, client, head, destination, flow, target, refuse);
+  if (decision.verdict === 'allow' && decision.intercept) {
+    flow.fields.status = 200;
+    client.write(ESTABLISHED);
+    interceptor.intercept(client, head, { flowId: flow.id, destination, client: flow.base.client, ...(user ? { user } : {}) }, flow);
+    return;
+  }
+  flow.fields.tunnelMode = 'splice';
+  splice(runtime, client, head, destination, flow, target, refuse);
 };
 
 interface SniVerdict {
@@ -126,71 +126,71 @@ const splice = (
   refuse: (status: number, body: Buffer) => void,
 ): void => {
   const state = runtime.state();
-    const abort = new AbortController();
-    const onEarlyClose = (): void => abort.abort();
-    client.once('close', onEarlyClose);
-    client.on('error', () => abort.abort());
-    state.dialer.dial(destination, { signal: abort.signal }).then(({ socket: upstream, address }) => {
-      client.off('close', onEarlyClose);
-      flow.fields.upstreamAddress = `${address}:${destination.port}`;
-      flow.fields.timings = { upstreamConnectedAt: runtime.clock.now() };
-      if (client.destroyed) {
+  const abort = new AbortController();
+  const onEarlyClose = (): void => abort.abort();
+  client.once('close', onEarlyClose);
+  client.on('error', () => abort.abort());
+  state.dialer.dial(destination, { signal: abort.signal }).then(({ socket: upstream, address }) => {
+    client.off('close', onEarlyClose);
+    flow.fields.upstreamAddress = `${address}:${destination.port}`;
+    flow.fields.timings = { upstreamConnectedAt: runtime.clock.now() };
+    if (client.destroyed) {
+      upstream.destroy();
+      flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';
+      flow.finish(runtime.clock.now());
+      return;
+    }
+    flow.fields.status = 200;
+    client.write(ESTABLISHED);
+    upstream.on('error', () => {});
+    void peekClientHello(client, head, state.config.timeouts.client_hello).then(({ result, buffered }) => {
+      const refusal = checkSni(result, destination, state.config.missing_sni);
+      if (result.status === 'ok' && result.sni !== undefined) flow.fields.sni = result.sni;
+      if (refusal?.deny) {
+        Object.assign(flow.fields, { verdict: 'deny', reason: refusal.reason, detail: refusal.detail });
+        if (!state.config.dry_run) {
+          upstream.destroy();
+          const alert = refusal.reason === 'sni-mismatch' ? tlsAlert('unrecognized_name') : tlsAlert('access_denied');
+          if (result.status === 'ok' || result.status === 'invalid') client.end(alert);
+          else client.end();
+          flow.finish(runtime.clock.now());
+          return;
+        }
+        Object.assign(flow.fields, { verdict: 'allow', wouldDeny: true });
+      } else if (refusal) {
+        flow.fields.detail = refusal.detail;
+      }
+      if (result.status === 'closed' || client.destroyed) {
         upstream.destroy();
         flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';
         flow.finish(runtime.clock.now());
         return;
       }
-      flow.fields.status = 200;
-      client.write(ESTABLISHED);
-      upstream.on('error', () => {});
-      void peekClientHello(client, head, state.config.timeouts.client_hello).then(({ result, buffered }) => {
-        const refusal = checkSni(result, destination, state.config.missing_sni);
-        if (result.status === 'ok' && result.sni !== undefined) flow.fields.sni = result.sni;
-        if (refusal?.deny) {
-          Object.assign(flow.fields, { verdict: 'deny', reason: refusal.reason, detail: refusal.detail });
-          if (!state.config.dry_run) {
-            upstream.destroy();
-            const alert = refusal.reason === 'sni-mismatch' ? tlsAlert('unrecognized_name') : tlsAlert('access_denied');
-            if (result.status === 'ok' || result.status === 'invalid') client.end(alert);
-            else client.end();
-            flow.finish(runtime.clock.now());
-            return;
-          }
-          Object.assign(flow.fields, { verdict: 'allow', wouldDeny: true });
-        } else if (refusal) {
-          flow.fields.detail = refusal.detail;
-        }
-        if (result.status === 'closed' || client.destroyed) {
-          upstream.destroy();
-          flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';
-          flow.finish(runtime.clock.now());
-          return;
-        }
-        if (buffered.length > 0) upstream.write(buffered);
-        void relayTunnel(client, upstream, state.config.timeouts.tunnel_idle).then(() => {
-          flow.fields.bytesUp = upstream.bytesWritten;
-          flow.fields.bytesDown = upstream.bytesRead;
-          flow.finish(runtime.clock.now());
-        });
-      });
-    }, (error: unknown) => {
-      client.off('close', onEarlyClose);
-      const failure = isPortcullisError(error)
-        ? error
-        : new PortcullisError('PCL_ERR_UPSTREAM_FAILED', String((error as Error)?.message ?? error));
-      flow.fields.errorCode = failure.code;
-      flow.fields.detail = failure.message;
-      if (failure.code === 'PCL_ERR_CLIENT_ABORTED') {
+      if (buffered.length > 0) upstream.write(buffered);
+      void relayTunnel(client, upstream, state.config.timeouts.tunnel_idle).then(() => {
+        flow.fields.bytesUp = upstream.bytesWritten;
+        flow.fields.bytesDown = upstream.bytesRead;
         flow.finish(runtime.clock.now());
-        return;
-      }
-      if (failure.code === 'PCL_ERR_ADDRESS_BLOCKED') {
-        const blocked = deny('address-blocked', flow.fields.rule, failure.message);
-        Object.assign(flow.fields, { verdict: 'deny', reason: blocked.reason });
-        refuse(403, serializeResponse(denyResponse(target, blocked)));
-        return;
-      }
-      const { status, type } = upstreamFailure(failure.code);
-      refuse(status, serializeResponse(errorResponse(status, type, failure.code, failure.message)));
+      });
     });
-  };
+  }, (error: unknown) => {
+    client.off('close', onEarlyClose);
+    const failure = isPortcullisError(error)
+      ? error
+      : new PortcullisError('PCL_ERR_UPSTREAM_FAILED', String((error as Error)?.message ?? error));
+    flow.fields.errorCode = failure.code;
+    flow.fields.detail = failure.message;
+    if (failure.code === 'PCL_ERR_CLIENT_ABORTED') {
+      flow.finish(runtime.clock.now());
+      return;
+    }
+    if (failure.code === 'PCL_ERR_ADDRESS_BLOCKED') {
+      const blocked = deny('address-blocked', flow.fields.rule, failure.message);
+      Object.assign(flow.fields, { verdict: 'deny', reason: blocked.reason });
+      refuse(403, serializeResponse(denyResponse(target, blocked)));
+      return;
+    }
+    const { status, type } = upstreamFailure(failure.code);
+    refuse(status, serializeResponse(errorResponse(status, type, failure.code, failure.message)));
+  });
+};

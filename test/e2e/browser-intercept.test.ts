@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { startHttpsOrigin } from '../helpers/origin.js';
+import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { startTestProxy, testProxyCa, testProxyCaPath } from '../helpers/test-proxy.js';
 import { makeOriginCertificates } from '../helpers/test-certs.js';
 
@@ -83,9 +84,7 @@ test('Chromium trusting the proxy CA loads an intercepted page with no certifica
   execFileSync(certutil as string, ['-N', '-d', `sql:${nssdb}`, '--empty-password'], { stdio: 'pipe', timeout: TIMEOUT_MS });
   execFileSync(certutil as string, ['-A', '-d', `sql:${nssdb}`, '-t', 'C,,', '-n', 'portcullis', '-i', testProxyCaPath], { stdio: 'pipe', timeout: TIMEOUT_MS });
 
-  let browser: Browser | undefined;
-  t.after(() => browser?.close());
-  browser = await chromium.launch({
+  const browser: Browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     timeout: TIMEOUT_MS,
@@ -98,6 +97,7 @@ test('Chromium trusting the proxy CA loads an intercepted page with no certifica
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
     ],
   });
+  t.after(() => browser.close());
   const context = await browser.newContext({ ignoreHTTPSErrors: false });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT_MS);
@@ -131,6 +131,17 @@ test('Chromium trusting the proxy CA loads an intercepted page with no certifica
   assert.ok(proxy.flows.some((f) => f.kind === 'http' && f.url === allowedUrl && f.rule === 'gcs' && f.parentId !== undefined), JSON.stringify(proxy.flows));
 
   if (process.env.PORTCULLIS_SCREENSHOTS === '1') {
+    // Headless Chromium has no address bar: the test writes what it verified onto the page before the shot.
+    // (Browser-side code is passed as strings: this project compiles without the DOM types.)
+    const protocol = String(await page.evaluate("performance.getEntriesByType('navigation')[0]?.nextHopProtocol ?? '?'"));
+    const note = `Chromium ${browser.version()} via Portcullis ${proxy.url}\nURL: ${page.url()}\n`
+      + `TLS: ${security.protocol ?? '?'}, ${protocol}; certificate for ${security.subjectName ?? '?'} issued by "${security.issuer ?? '?'}"; no certificate error`;
+    await page.evaluate(`(() => {
+      const banner = document.createElement('pre');
+      banner.textContent = ${JSON.stringify(note)};
+      banner.setAttribute('style', 'position:fixed;left:0;right:0;bottom:0;margin:0;padding:12px 40px;background:#e8f5e9;border-top:2px solid #2e7d32;font:13px/1.5 monospace;white-space:pre-wrap');
+      document.body.append(banner);
+    })()`);
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, timeout: TIMEOUT_MS });
   }
@@ -145,21 +156,24 @@ test('Chromium trusting the proxy CA loads an intercepted page with no certifica
   // Whatever else Chromium asked for on its own (a favicon) was the proxy's to deny: only the bucket reached the origin.
   assert.ok(origin.seen.every((s) => s.url.startsWith('/storage/v1/b/allowed-bkt/')), JSON.stringify(origin.seen.map((s) => s.url)));
 
-  // A tunnel's flow is recorded when it ends: close the browser, then every request Chromium made
-  // belongs to an intercepted CONNECT tunnel for the host (none went around the proxy).
+  // A tunnel's flow is recorded when it ends: close the browser, then every request for the host
+  // went through an intercepted CONNECT tunnel (none around the proxy).
   await browser.close();
+  const forHost = (): FlowRecord[] => proxy.flows.filter((f) => f.host === GCS);
+  const orphans = (): FlowRecord[] => forHost().filter((f) => f.kind === 'http' && !proxy.flows.some((p) => p.kind === 'tunnel' && p.id === f.parentId));
   const deadline = Date.now() + TIMEOUT_MS;
-  const pendingParents = (): string[] => proxy.flows.flatMap((f) => (f.kind === 'http' && !proxy.flows.some((p) => p.id === f.parentId) ? [f.id] : []));
-  while (pendingParents().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-  const tunnels = proxy.flows.filter((f) => f.kind === 'tunnel');
+  while (orphans().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(orphans(), [], 'requests for the host outside an intercepted tunnel (or a tunnel that never ended)');
+  const tunnels = forHost().filter((f) => f.kind === 'tunnel');
   assert.ok(tunnels.length > 0, JSON.stringify(proxy.flows));
   for (const tunnel of tunnels) {
     assert.equal(tunnel.method, 'CONNECT');
     assert.equal(tunnel.url, `${GCS}:${origin.port}`);
     assert.equal(tunnel.sni, GCS);
     assert.equal(tunnel.tunnelMode, 'intercept');
+    assert.equal(tunnel.verdict, 'allow');
   }
-  for (const request of proxy.flows.filter((f) => f.kind === 'http')) {
-    assert.ok(tunnels.some((tunnel) => tunnel.id === request.parentId), `request outside an intercepted tunnel: ${JSON.stringify(request)}`);
-  }
+  // Chromium's own background traffic (component updates, accounts) met deny-by-default.
+  const others = proxy.flows.filter((f) => f.host !== GCS);
+  assert.deepEqual(others.filter((f) => f.verdict !== 'deny').map((f) => f.url), []);
 });
