@@ -8,6 +8,8 @@ import { parseHtpasswd } from './auth/htpasswd.js';
 import { createAddressGuard } from './policy/address-guard.js';
 import { compilePolicy, type CompiledPolicy } from './policy/policy-engine.js';
 import { createResolver, type LookupAll } from './net/resolver.js';
+import { createParentDialers, type ParentProxy } from './net/parent-proxy-dialer.js';
+import { formatAuthority, parseAuthority } from './flow/destination.js';
 import { createUpstreamDialer, type UpstreamDialer } from './net/upstream-dialer.js';
 
 /**
@@ -17,7 +19,12 @@ import { createUpstreamDialer, type UpstreamDialer } from './net/upstream-dialer
 export interface ProxyState {
   readonly config: ProxyConfig;
   readonly policy: CompiledPolicy;
+  /** Reaches a destination as a byte stream: tunnels, TLS to origins, upgrades. */
   readonly dialer: UpstreamDialer;
+  /** Reaches where plain-HTTP requests go: the destination, or the parent proxy when one is set. */
+  readonly httpDialer: UpstreamDialer;
+  /** Set when `upstream.proxy` is: plain-HTTP requests are sent to it in absolute form. */
+  readonly parent?: ParentProxy;
   readonly upstreamTls: UpstreamTlsSettings;
   /** Present when `auth.basic` is configured: every client must authenticate. */
   readonly authenticator?: BasicAuthenticator;
@@ -38,6 +45,15 @@ const loadAuthenticator = (config: ProxyConfig, now: () => number): BasicAuthent
     throw new PortcullisError('PCL_ERR_CONFIG_INVALID', parsed.problems.map((p) => `${basic.users_file}:${p.line} ${p.message}`).join('; '));
   }
   return createBasicAuthenticator(parsed.users, basic.realm, now);
+};
+
+/** `upstream.proxy` parsed, or undefined. */
+const parentProxyOf = (config: ProxyConfig): ParentProxy | undefined => {
+  const url = config.upstream?.proxy;
+  if (url === undefined) return undefined;
+  const authority = parseAuthority(new URL(url).host, 80);
+  if (!authority.ok) throw new PortcullisError('PCL_ERR_CONFIG_INVALID', `upstream.proxy: ${authority.error}`);
+  return { destination: authority.value, label: `http://${formatAuthority(authority.value)}` };
 };
 
 /** Rules as the policy sees them: "group:NAME" in `users` replaced by the group's members. */
@@ -85,10 +101,21 @@ export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: ()
   const policy = compilePolicy(expandGroups(config));
   const authenticator = loadAuthenticator(config, now);
   const resolver = createResolver(config.resolve, lookup);
-  const dialer = createUpstreamDialer({
+  const parent = parentProxyOf(config);
+  const direct = createUpstreamDialer({
     resolver,
     addressCheck: createAddressGuard(config.destinations.allow_ranges),
     connectTimeoutMs: config.timeouts.upstream_connect,
   });
-  return Object.freeze({ config, policy, dialer, upstreamTls: upstreamTlsSettings(config), ...(authenticator ? { authenticator } : {}) });
+  const viaParent = parent
+    ? createParentDialers(parent, resolver, { connectMs: config.timeouts.upstream_connect, responseMs: config.timeouts.upstream_response })
+    : undefined;
+  return Object.freeze({
+    config, policy,
+    dialer: viaParent?.tunnel ?? direct,
+    httpDialer: viaParent?.direct ?? direct,
+    ...(parent ? { parent } : {}),
+    upstreamTls: upstreamTlsSettings(config),
+    ...(authenticator ? { authenticator } : {}),
+  });
 };

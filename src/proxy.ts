@@ -63,7 +63,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
         logger.error({ err: error }, 'flow observer failed');
       }
     },
-    upstreamAgent: createDialingAgent(() => current.dialer, { freeSocketTimeoutMs: config.timeouts.upstream_idle }),
+    upstreamAgent: createDialingAgent(() => current.httpDialer, { freeSocketTimeoutMs: config.timeouts.upstream_idle }),
     upstreamTlsAgent: createTlsDialingAgent(() => current.dialer, () => current.upstreamTls, {
       freeSocketTimeoutMs: config.timeouts.upstream_idle, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
     }),

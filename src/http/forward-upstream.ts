@@ -61,7 +61,9 @@ export const forwardUpstream = (
   const send = (): void => {
     attempt += 1;
     const options: DialingRequestOptions = {
-      agent, protocol: scheme === 'https' ? 'https:' : 'http:', host: destination.host.host, port: destination.port, method, path: pathAndQuery,
+      agent, protocol: scheme === 'https' ? 'https:' : 'http:', host: destination.host.host, port: destination.port, method,
+      // Through a parent proxy, plain HTTP goes to it in absolute form, as a client would send it.
+      path: scheme === 'http' && runtime.state().parent ? `http://${formatHostHeader(destination, 80)}${pathAndQuery}` : pathAndQuery,
       headers: headers as unknown as http.OutgoingHttpHeaders, setHost: false, destination,
     };
     const upstream = http.request(options);

@@ -5,12 +5,12 @@ import type { FlowBuilder } from '../flow/flow-builder.js';
 import { PortcullisError, isPortcullisError } from '../errors.js';
 import { startUpstreamTls } from '../net/tls-dialing-agent.js';
 import { relayTunnel } from '../net/tunnel-relay.js';
+import { readResponseHead } from '../net/read-response-head.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { errorResponse, serializeResponse, type SyntheticResponse } from './deny-response.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { upstreamFailure } from './proxy-status.js';
 
-const MAX_RESPONSE_HEAD = 64 * 1024;
 const KEEP_FOR_UPGRADE = new Set(['host']);
 
 /** Answers an upgrade request on its raw socket and finishes the flow. */
@@ -20,32 +20,6 @@ export const answerUpgrade = (runtime: ProxyRuntime, client: net.Socket, flow: F
   client.end(serializeResponse(response));
   flow.finish(runtime.clock.now());
 };
-
-/** Reads an HTTP response head from `socket`; resolves with the status and every byte read. */
-const readResponseHead = (socket: net.Socket, timeoutMs: number): Promise<{ status: number; bytes: Buffer }> =>
-  new Promise((resolve, reject) => {
-    let bytes = Buffer.alloc(0);
-    const done = (error?: Error): void => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket.pause();
-      if (error) {
-        reject(error);
-        return;
-      }
-      resolve({ status: Number(/^HTTP\/1\.[01] (\d{3})/.exec(bytes.toString('latin1', 0, 16))?.[1] ?? 0), bytes });
-    };
-    const onData = (chunk: Buffer): void => {
-      bytes = Buffer.concat([bytes, chunk]);
-      if (bytes.indexOf('\r\n\r\n') >= 0) done();
-      else if (bytes.length > MAX_RESPONSE_HEAD) done(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', 'upstream response head too large'));
-    };
-    const onClose = (): void => done(new PortcullisError('PCL_ERR_UPSTREAM_RESET', 'upstream closed before answering the upgrade'));
-    const timer = setTimeout(() => done(new PortcullisError('PCL_ERR_UPSTREAM_RESPONSE_TIMEOUT', `no answer to the upgrade within ${timeoutMs} ms`)), timeoutMs);
-    socket.on('data', onData);
-    socket.once('close', onClose);
-  });
 
 /**
  * Relays an allowed upgrade (WebSocket): the request head goes to the checked destination,

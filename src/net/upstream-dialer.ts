@@ -25,7 +25,7 @@ export interface DialerOptions {
   readonly connectTimeoutMs: number;
 }
 
-const connectOnce = (address: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> =>
+export const connectOnce = (address: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> =>
   new Promise((resolve, reject) => {
     const socket = net.connect({ host: address, port, allowHalfOpen: true, noDelay: true });
     const fail = (error: PortcullisError): void => {

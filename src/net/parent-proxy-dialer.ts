@@ -1,0 +1,67 @@
+import { formatAuthority, type Destination } from '../flow/destination.js';
+import { PortcullisError } from '../errors.js';
+import { readResponseHead } from './read-response-head.js';
+import type { Resolver } from './resolver.js';
+import { connectOnce, type UpstreamDialer } from './upstream-dialer.js';
+
+/** A parent proxy (`upstream.proxy`), already parsed. */
+export interface ParentProxy {
+  readonly destination: Destination;
+  /** "http://host:port" for messages. */
+  readonly label: string;
+}
+
+export interface ParentDialers {
+  /** Reaches a destination through `CONNECT` at the parent (tunnels, TLS to origins, upgrades). */
+  readonly tunnel: UpstreamDialer;
+  /** Reaches the parent itself, for plain-HTTP requests sent to it in absolute form. */
+  readonly direct: UpstreamDialer;
+}
+
+/**
+ * Dialers that go through a parent proxy, as Squid's cache_peer does. The parent resolves and
+ * connects to the destination, so the address guard applies to the parent's own policy, not
+ * ours; our policy has already decided on the host name before anything is dialed. The
+ * parent's own address is the operator's choice and is not checked against allow_ranges.
+ */
+export const createParentDialers = (parent: ParentProxy, resolver: Resolver, timeouts: { connectMs: number; responseMs: number }): ParentDialers => {
+  const reachParent = async (signal?: AbortSignal): Promise<{ socket: import('node:net').Socket; address: string }> => {
+    const addresses = await resolver.resolve(parent.destination.host);
+    let lastError: unknown;
+    for (const address of addresses) {
+      try {
+        return { socket: await connectOnce(address, parent.destination.port, timeouts.connectMs, signal), address };
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw lastError instanceof PortcullisError
+      ? new PortcullisError(lastError.code, `parent proxy ${parent.label}: ${lastError.message}`, { cause: lastError })
+      : lastError;
+  };
+  return {
+    direct: {
+      dial: (_destination, options = {}) => reachParent(options.signal),
+    },
+    tunnel: {
+      async dial(destination, options = {}) {
+        const { socket, address } = await reachParent(options.signal);
+        const authority = formatAuthority(destination);
+        socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+        try {
+          const answer = await readResponseHead(socket, timeouts.responseMs);
+          if (answer.status !== 200) {
+            const line = answer.bytes.toString('latin1').split('\r\n')[0] ?? '';
+            throw new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `parent proxy ${parent.label} refused CONNECT ${authority}: ${line}`);
+          }
+          const rest = answer.bytes.subarray(answer.bytes.indexOf('\r\n\r\n') + 4);
+          if (rest.length > 0) socket.unshift(rest);
+          return { socket, address };
+        } catch (error) {
+          socket.destroy();
+          throw error;
+        }
+      },
+    },
+  };
+};
