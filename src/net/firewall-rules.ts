@@ -174,7 +174,7 @@ const nftLines = (redirects: readonly Redirect[], options: FirewallRuleOptions):
   }
   if (options.target !== 'gateway') {
     const owner = `meta sk${options.owner.kind === 'user' ? 'uid' : 'gid'} != ${/^\d+$/.test(options.owner.name) ? options.owner.name : `"${options.owner.name}"`}`;
-    lines.push(`# same host: this host's own programs are redirected; "${owner}" exempts Portcullis (the loop guard).`);
+    lines.push(`# same host: this host's own programs are redirected; the match ${owner} exempts Portcullis (the loop guard).`);
     lines.push(shellQuoteNft('add chain inet portcullis output { type nat hook output priority -100; policy accept; }'));
     lines.push(shellQuoteNft('add chain inet portcullis output_filter { type filter hook output priority filter; policy accept; }'));
     for (const redirect of redirects) {

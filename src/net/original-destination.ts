@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type net from 'node:net';
+import { endianness } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import type { Logger } from '../logging/logger.js';
@@ -131,7 +132,7 @@ export const createOriginalDestinationSource = (options: { logger: Logger; call?
       if (fd === undefined || remote === undefined) return undefined;
       let parsed: OriginalDestination | undefined;
       try {
-        parsed = parseSockaddr(state.call(fd, remote.includes(':') ? 6 : 4));
+        parsed = parseSockaddr(state.call(fd, remote.includes(':') ? 6 : 4), endianness());
       } catch {
         return undefined; // ENOENT: no conntrack entry (not redirected, or conntrack not loaded)
       }

@@ -147,7 +147,10 @@ export const createTransparentTlsListener = (runtime: ProxyRuntime, config: List
     }
     if (decision.verdict === 'allow' && decision.intercept) {
       flow.fields.status = 200;
-      interceptor.intercept(client, buffered, { flowId: flow.id, destination, client: flow.fields.client ?? { address: '', port: 0 } }, flow);
+      // Hand over on a later turn of the event loop: wrapping the socket's handle in a TLSSocket
+      // while its 'data' dispatch (that delivered the ClientHello) is still unwinding stalls the
+      // handshake when the certificate is already cached (seen on Node 20).
+      setImmediate(() => interceptor.intercept(client, buffered, { flowId: flow.id, destination, client: flow.fields.client ?? { address: '', port: 0 } }, flow));
       return;
     }
     flow.fields.tunnelMode = 'splice';

@@ -187,7 +187,7 @@ for (const [name, record, expected] of jsonCases) {
 }
 
 test('json: only documented field names are used', () => {
-  const full = makeRecord({ parentId: 'p', sni: 's', detail: 'd', wouldDeny: true, user: 'u', tunnelMode: 'splice', errorCode: 'E' });
+  const full = makeRecord({ parentId: 'p', sni: 's', originalDestination: '10.0.0.1:443', detail: 'd', wouldDeny: true, user: 'u', tunnelMode: 'splice', errorCode: 'E' });
   assert.deepEqual(Object.keys(JSON.parse(formatJson(full))), [...ACCESS_LOG_FIELDS]);
 });
 
