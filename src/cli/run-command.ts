@@ -10,6 +10,7 @@ import type { Admin, ReloadResult } from '../admin/admin.js';
 import { createConsoleSummary } from '../admin/console-summary.js';
 import { startAdmin } from '../admin/start-admin.js';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './cli-io.js';
+import { watchConfigFile } from '../config/watch-config-file.js';
 
 export interface RunOptions {
   readonly config?: string;
@@ -37,8 +38,8 @@ const loadFor = async (options: RunOptions, io: CliIo): Promise<{ ok: true; conf
 
 /**
  * `portcullis run`: start the listeners, log every flow, and keep going until SIGINT/SIGTERM.
- * SIGHUP reloads the config file (a broken file is refused and the old policy stays);
- * SIGUSR1 reopens the access-log file after rotation.
+ * SIGHUP, the admin API and saving the config file reload it (a broken file is refused and the
+ * old policy stays); SIGUSR1 reopens the access-log file after rotation.
  */
 export const runCommand = async (options: RunOptions, io: CliIo, signals: SignalSource): Promise<number> => {
   // On a terminal, a live summary line sits below the log (mitmdump style); log lines go around it.
@@ -109,13 +110,18 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     await accessLog.close();
     return EXIT_FAILURE;
   }
-  const first = bound[0] ?? '127.0.0.1:3128';
+  const first = bound[Math.max(0, config.listen.findIndex((l) => l.mode === 'explicit'))] ?? '127.0.0.1:3128';
   io.stderr.write([
     `portcullis: listening on ${bound.map((a) => `http://${a}`).join(', ')} (${config.rules.length} rules, default deny${config.dry_run ? ', DRY RUN: denials are logged, not enforced' : ''})`,
     `portcullis: config ${options.config ?? '(embedded default; write your own and pass -c FILE)'}`,
-    'portcullis: point clients at it:',
-    `    export http_proxy=http://${first} https_proxy=http://${first}`,
-    `    curl -x http://${first} https://example.com/`,
+    ...(config.listen.some((l) => l.mode === 'explicit') ? [
+      'portcullis: point clients at it:',
+      `    export http_proxy=http://${first} https_proxy=http://${first}`,
+      `    curl -x http://${first} https://example.com/`,
+    ] : []),
+    ...(config.listen.some((l) => l.mode !== 'explicit')
+      ? ['portcullis: transparent listeners need firewall rules: portcullis transparent rules' + (options.config ? ` -c ${options.config}` : '')]
+      : []),
     ...adminLines,
     '',
   ].join('\n'));
@@ -132,6 +138,11 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     const reopen = (): void => {
       void accessLog.reopen();
     };
+    // Saving the config file reloads it, like SIGHUP (an invalid file is refused the same way).
+    const watcher = options.config ? watchConfigFile(options.config, () => {
+      logger.info({ config: options.config }, 'config file changed; reloading');
+      reload();
+    }) : undefined;
     let stopping = false;
     // A second SIGINT/SIGTERM during the grace period is ignored, not fatal: the handlers stay
     // installed until the shutdown is complete.
@@ -139,6 +150,7 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
       if (stopping) return;
       stopping = true;
       admin?.setReady(false);
+      watcher?.close();
       void proxy.close({ graceMs: proxy.state().config.timeouts.shutdown_grace })
         .then(() => admin?.close())
         .then(() => summary?.stop())

@@ -195,3 +195,21 @@ test('SIGTERM stops accepting, lets an in-flight request finish, flushes the log
   assert.equal(lines.length, 1);
   assert.equal(lines[0]?.status, 200);
 });
+
+test('saving the config file reloads it without a signal; a broken save is refused', async (t) => {
+  const origin = await startHttpOrigin(t);
+  const dir = tempDir(t);
+  const file = path.join(dir, 'p.yaml');
+  writeFileSync(file, configFor(origin.port));
+  const cli = startCli(t, ['-c', file]);
+  const [, address] = await cli.waitFor(/listening on http:\/\/(127\.0\.0\.1:\d+)/);
+  const proxy = `http://${address}`;
+  assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 403);
+  writeFileSync(file, `${configFor(origin.port)}  - name: saved\n    hosts: [denied.test]\n    ports: [${origin.port}]\n`);
+  await cli.waitFor(/config reloaded/);
+  assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 200);
+  writeFileSync(file, 'rules: [ { name: broken, hosts: ["*"] } ]\n');
+  await cli.waitFor(/reload refused/);
+  assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 200, 'the old policy stays');
+  assert.equal(await cli.stop(), 0);
+});
