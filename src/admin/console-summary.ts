@@ -48,7 +48,7 @@ export const createConsoleSummary = (options: ConsoleSummaryOptions): ConsoleSum
   let previous: { at: number; flows: number } | undefined;
   let rate = 0;
 
-  const paint = (text: string, code: string): string => (color ? `${code}${text}${RESET}` : text);
+  const paint = (text: string, code: string): string => (color && code !== '' ? `${code}${text}${RESET}` : text);
 
   const line = (): string => {
     if (source === undefined) return '';
@@ -63,7 +63,8 @@ export const createConsoleSummary = (options: ConsoleSummaryOptions): ConsoleSum
     if (options.suffix) parts.push(options.suffix);
     const plain = parts.join(' · ');
     // Never wider than the terminal: a wrapped line could not be erased with one \r.
-    const width = Math.max(20, (out.columns ?? 100) - 1);
+    // A terminal of unknown size (columns 0 or unset) gets 120.
+    const width = Math.max(20, (out.columns !== undefined && out.columns > 0 ? out.columns : 120) - 3); // "» " and the cursor
     const visible = plain.replace(/\u001b\[[0-9;]*m/g, '');
     const text = visible.length > width ? `${visible.slice(0, width - 1)}…` : plain;
     return color ? `${DIM}»${RESET} ${text}` : `» ${text}`;

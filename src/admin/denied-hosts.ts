@@ -28,9 +28,10 @@ const MAX_LISTED = 5;
 
 const isDenied = (flow: DeniedFlow): boolean => flow.decision === 'deny' || flow.decision === 'would-deny';
 
-const PLAIN = /^[A-Za-z0-9._-]+$/;
+/** Plain YAML scalars that mean the same as written, in block and flow context alike. */
+const PLAIN = /^[A-Za-z0-9/_][A-Za-z0-9._/~%+-]*$/;
 /** A YAML scalar: bare when it is plainly safe, else a JSON (= YAML double-quoted) string. */
-const scalar = (text: string): string => (PLAIN.test(text) && !/^[-.]/.test(text) ? text : JSON.stringify(text));
+const scalar = (text: string): string => (PLAIN.test(text) && !/^(true|false|null|yes|no|on|off|~)$/i.test(text) && !/^[0-9._+-]+$/.test(text) ? text : JSON.stringify(text));
 const list = (items: readonly (string | number)[]): string => `[${items.map((item) => (typeof item === 'number' ? String(item) : scalar(item))).join(', ')}]`;
 
 const ruleName = (host: string): string => `allow-${host}`.replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 100);
@@ -66,7 +67,7 @@ export const suggestAllowRule = (host: string, flows: readonly DeniedFlow[]): st
     lines.push(`    clients: ${list(firstDistinct(flows.map((f) => f.client.address)))}`);
   }
   if (lines.length > 2 && lines.some((line) => /^ {4}(methods|paths):/.test(line)) && flows.some((flow) => defaultPort(flow) === 443)) {
-    lines.push('    # methods/paths on HTTPS make Portcullis decrypt this host: clients must trust its CA (portcullis ca trust)');
+    lines.push('    # on HTTPS, paths/methods mean decrypting: clients must trust the CA');
   }
   return `${lines.join('\n')}\n`;
 };

@@ -1,7 +1,9 @@
 import { parseAbsoluteTarget } from '../flow/destination.js';
 import { parseHost } from '../flow/host.js';
-import type { Decision } from '../policy/decision.js';
 import type { CompiledPolicy } from '../policy/policy-engine.js';
+import type { ExplainResult, ExplainStage } from './api-types.js';
+
+export type { ExplainResult, ExplainStage } from './api-types.js';
 
 export interface ExplainInput {
   readonly method: string;
@@ -11,26 +13,6 @@ export interface ExplainInput {
   /** TLS SNI the client would send (https only). */
   readonly sni?: string;
 }
-
-export interface ExplainStage {
-  /** 'tunnel': the CONNECT (or SNI) decision; 'request': the decision on the request itself. */
-  readonly stage: 'tunnel' | 'request';
-  readonly decision: Decision;
-}
-
-export type ExplainResult =
-  | {
-    readonly ok: true;
-    readonly verdict: 'allow' | 'deny';
-    /** The first stage that denied, or the last stage. */
-    readonly decision: Decision;
-    readonly stages: readonly ExplainStage[];
-    /** https only: the tunnel is relayed without decrypting, so the request stage never runs. */
-    readonly spliced: boolean;
-    /** dry_run is on: a denial would be logged and let through. */
-    readonly dryRun: boolean;
-  }
-  | { readonly ok: false; readonly error: string };
 
 const METHOD = /^[A-Za-z!#$%&'*+.^_`|~-]+$/;
 

@@ -95,8 +95,13 @@ export const createProxyMetrics = (sources: MetricsSources): ProxyMetrics => {
   mirroredCounter(registry, 'portcullis_certificate_cache_hits_total', 'Leaf certificates served from the cache.', () => sources.certificates()?.hits);
   const info = new Gauge({ name: 'portcullis_build_info', help: 'Always 1; the version is a label.', labelNames: ['version'] as const, registers });
   info.set({ version: sources.version }, 1);
+  // Series that exist from the first scrape, at 0, so rate() and alerts see them.
   reloads.inc({ result: 'ok' }, 0);
   reloads.inc({ result: 'refused' }, 0);
+  for (const kind of ['http', 'tunnel']) {
+    bytesIn.inc({ kind }, 0);
+    bytesOut.inc({ kind }, 0);
+  }
 
   return {
     observe(record) {

@@ -1,14 +1,8 @@
 import type { FlowRecord } from '../flow/flow-record.js';
+import type { RuleHits } from './api-types.js';
 import { decisionOf } from './to-flow-view.js';
 
-/** Hits of one rule since start: flows it allowed, and denials that named it as the closest rule. */
-export interface RuleHits {
-  readonly allowed: number;
-  readonly denied: number;
-  readonly wouldDeny: number;
-  /** Epoch ms of the latest flow naming the rule; 0 when none. */
-  readonly lastHitAt: number;
-}
+export type { RuleHits } from './api-types.js';
 
 export interface RuleCounters {
   record(record: FlowRecord): void;

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { groupDeniedByHost } from '../../../src/admin/denied-hosts.js';
+import { toFlowView } from '../../../src/admin/to-flow-view.js';
+import { parseConfigText } from '../../../src/config/load-config.js';
+import type { FlowRecord } from '../../../src/flow/flow-record.js';
+import { makeRecord } from './make-record.js';
+
+let seq = 0;
+const deniedFlow = (overrides: Partial<FlowRecord>) =>
+  toFlowView(makeRecord({ verdict: 'deny', reason: 'no-rule-matched', rule: undefined, status: 403, ...overrides }), (seq += 1));
+
+/** The suggestion must be a valid entry under `rules:` (what `portcullis check` accepts). */
+const assertValidRule = (suggestion: string | undefined): void => {
+  assert.ok(suggestion);
+  const result = parseConfigText(`rules:\n${suggestion}`, 'suggestion.yaml');
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
+};
+
+test('groups denied flows by host, most denied first, ignoring allowed ones', () => {
+  const groups = groupDeniedByHost([
+    deniedFlow({ host: 'a.test', url: 'http://a.test/' }),
+    deniedFlow({ host: 'b.test', url: 'http://b.test/1' }),
+    deniedFlow({ host: 'b.test', url: 'http://b.test/2', startedAt: 1_700_000_000_500 }),
+    toFlowView(makeRecord({ host: 'b.test' }), 99),
+  ]);
+  assert.deepEqual(groups.map((g) => [g.host, g.count]), [['b.test', 2], ['a.test', 1]]);
+  assert.equal(groups[0]?.lastSeen, 1_700_000_000_500);
+});
+
+test('a host denied on default ports gets a whole-host rule without ports', () => {
+  const [group] = groupDeniedByHost([
+    deniedFlow({ host: 'api.example.com', url: 'http://api.example.com/x', port: 80 }),
+    deniedFlow({ kind: 'tunnel', method: 'CONNECT', host: 'api.example.com', url: 'api.example.com:443', port: 443 }),
+  ]);
+  assert.equal(group?.suggestion, '  - name: allow-api.example.com\n    hosts: [api.example.com]\n');
+  assertValidRule(group?.suggestion);
+});
+
+test('other ports are listed, with the defaults that were also used', () => {
+  const [group] = groupDeniedByHost([
+    deniedFlow({ host: 'db.test', url: 'http://db.test:8080/', port: 8080 }),
+    deniedFlow({ kind: 'tunnel', method: 'CONNECT', host: 'db.test', url: 'db.test:443', port: 443 }),
+  ]);
+  assert.match(group?.suggestion ?? '', /ports: \[443, 8080\]/);
+  assertValidRule(group?.suggestion);
+});
+
+test('method and path denials add methods, paths, and a note about decrypting HTTPS', () => {
+  const [group] = groupDeniedByHost([
+    deniedFlow({ host: 'www.googleapis.com', url: 'https://www.googleapis.com/storage/v1/b/other/o?alt=json', port: 443, parentId: 't-1', reason: 'path-not-allowed', rule: 'gcs' }),
+    deniedFlow({ host: 'www.googleapis.com', url: 'https://www.googleapis.com/upload', port: 443, parentId: 't-1', method: 'PUT', reason: 'method-not-allowed', rule: 'gcs' }),
+  ]);
+  assert.equal(group?.suggestion, [
+    '  - name: allow-www.googleapis.com',
+    '    hosts: [www.googleapis.com]',
+    '    methods: [GET, PUT]',
+    '    paths: [/storage/v1/b/other/o]',
+    '    # on HTTPS, paths/methods mean decrypting: clients must trust the CA',
+    '',
+  ].join('\n'));
+  assertValidRule(group?.suggestion);
+});
+
+test('client denials list the clients; odd names and IPv6 hosts are quoted', () => {
+  const [group] = groupDeniedByHost([
+    deniedFlow({ host: '::1', url: 'http://[::1]:8080/', port: 8080, reason: 'client-not-allowed', rule: 'local', client: { address: '10.1.2.3', port: 1 } }),
+  ]);
+  assert.equal(group?.suggestion, '  - name: "allow-::1"\n    hosts: ["::1"]\n    ports: [8080]\n    clients: ["10.1.2.3"]\n');
+  assertValidRule(group?.suggestion);
+});
+
+test('reasons a rule cannot fix get a note instead of a suggestion', () => {
+  const [blocked] = groupDeniedByHost([deniedFlow({ host: 'metadata.test', url: 'http://metadata.test/', reason: 'address-blocked', rule: 'meta' })]);
+  assert.equal(blocked?.suggestion, undefined);
+  assert.match(blocked?.note ?? '', /destinations\.allow_ranges/);
+  const [smuggled] = groupDeniedByHost([deniedFlow({ host: 'x.test', url: 'http://x.test/', reason: 'host-mismatch' })]);
+  assert.equal(smuggled?.suggestion, undefined);
+  assert.match(smuggled?.note ?? '', /host-mismatch: not a missing rule/);
+});
+
+test('flows without a parsed host are left out', () => {
+  assert.deepEqual(groupDeniedByHost([deniedFlow({ host: '-', url: '-', reason: 'malformed-request' })]), []);
+});
