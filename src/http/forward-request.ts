@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { whenResponseClosed } from './when-response-closed.js';
 import { formatHostHeader, parseAbsoluteTarget, parseAuthority, type Destination } from '../flow/destination.js';
 import { clientIpOf } from '../flow/client-address.js';
 import { createFlowBuilder, type FlowBuilder } from '../flow/flow-builder.js';
@@ -151,7 +152,7 @@ export const continueIfExpected = (req: http.IncomingMessage, res: http.ServerRe
 
 /** Finishes the flow when the response closes, noting a client that left before the end. */
 export const finishWithResponse = (runtime: ProxyRuntime, flow: FlowBuilder, res: http.ServerResponse): void => {
-  res.once('close', () => {
+  whenResponseClosed(res, () => {
     flow.fields.status = res.headersSent ? res.statusCode : 0;
     if (!res.writableFinished && flow.fields.errorCode === undefined) flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';
     flow.finish(runtime.clock.now());

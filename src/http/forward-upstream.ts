@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { whenResponseClosed } from './when-response-closed.js';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
 import type { FlowBuilder } from '../flow/flow-builder.js';
 import { redactHeaderObject, redactHeaders } from '../flow/redact-headers.js';
@@ -103,6 +104,7 @@ export const forwardUpstream = (
       upstreamRes.pipe(res);
     });
     upstream.once('error', (error) => {
+      if (clientGone) return;
       const retry = attempt === 1 && upstream.reusedSocket && !hasBody && REPLAYABLE.has(method)
         && ['ECONNRESET', 'EPIPE'].includes((error as NodeJS.ErrnoException).code ?? '');
       if (retry) {
@@ -122,8 +124,12 @@ export const forwardUpstream = (
     bytesUp += chunk.length;
     flow.fields.bytesUp = bytesUp;
   });
-  res.once('close', () => {
+  // Once the client is gone nothing more is sent upstream: in particular a request destroyed
+  // here fails with ECONNRESET, which must not look like a stale pooled connection to retry.
+  let clientGone = false;
+  whenResponseClosed(res, () => {
     if (res.writableFinished) return;
+    clientGone = true;
     current?.destroy();
     req.destroy();
   });

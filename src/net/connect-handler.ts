@@ -162,6 +162,8 @@ const splice = (
       }
       if (result.status === 'closed' || client.destroyed) {
         upstream.destroy();
+        // Half-open sockets are allowed, so a client that left must be closed explicitly.
+        client.destroy();
         flow.fields.errorCode = 'PCL_ERR_CLIENT_ABORTED';
         flow.finish(runtime.clock.now());
         return;

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { whenResponseClosed } from '../http/when-response-closed.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ListenerConfig } from '../config/schema.js';
@@ -135,7 +136,7 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
   const forwardRequest = containRequestErrors(runtime.logger, createForwardRequestHandler(runtime, info));
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     busy.add(req.socket);
-    res.once('close', () => busy.delete(req.socket));
+    whenResponseClosed(res, () => busy.delete(req.socket));
     forwardRequest(req, res);
   };
   server.on('request', onRequest);

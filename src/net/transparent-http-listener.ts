@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { whenResponseClosed } from '../http/when-response-closed.js';
 import type net from 'node:net';
 import type { ListenerConfig } from '../config/schema.js';
 import { clientIpOf } from '../flow/client-address.js';
@@ -87,7 +88,7 @@ export const createTransparentHttpListener = (runtime: ProxyRuntime, config: Lis
   const handle = containRequestErrors(runtime.logger, createTransparentRequestHandler(runtime, info, context));
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     busy.add(req.socket);
-    res.once('close', () => busy.delete(req.socket));
+    whenResponseClosed(res, () => busy.delete(req.socket));
     handle(req, res);
   };
   server.on('request', onRequest);

@@ -98,7 +98,8 @@ rules:
   const rssAfter = cli.rssKiB();
   if (process.env.PCL_DEBUG_FDS) {
     const { execSync } = await import('node:child_process');
-    t.diagnostic(execSync(`ss -tanp | grep pid=${cli.pid}, || true`).toString());
+    t.diagnostic(execSync(`ss -uanp | grep pid=${cli.pid}, | head -3; ss -xanp | grep pid=${cli.pid}, | head -5; cat /proc/${cli.pid}/net/sockstat`).toString());
+    t.diagnostic(execSync(`ss -tanp | grep pid=${cli.pid}, || true; ls -l /proc/${cli.pid}/fd | awk '{print $NF}' | sed 's/[0-9]*//g' | sort | uniq -c`).toString());
   }
   t.diagnostic(`fds ${fdsBefore} -> ${fdsAfter}; RSS ${rssBefore} KiB -> ${rssAfter} KiB after ${sent} faulty exchanges`);
   assert.ok(fdsAfter <= fdsBefore + 4, `descriptors leaked: ${fdsBefore} -> ${fdsAfter}`);
