@@ -67,6 +67,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     upstreamTlsAgent: createTlsDialingAgent(() => current.dialer, () => current.upstreamTls, {
       freeSocketTimeoutMs: config.timeouts.upstream_idle, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
     }),
+    certificateUsers: new WeakMap<object, string>(),
     ca: () => {
       if (!authority) throw new Error('the certificate authority is not loaded yet');
       return authority;

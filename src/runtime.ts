@@ -22,6 +22,8 @@ export interface ProxyRuntime {
   readonly upstreamAgent: http.Agent;
   /** Keep-alive pool for upstream requests over verified TLS (intercepted and https:// URLs). */
   readonly upstreamTlsAgent: http.Agent;
+  /** Users identified by a client certificate, by the TLS socket they connected with. */
+  readonly certificateUsers: WeakMap<object, string>;
   /** The CA that mints leaf certificates; loaded by start(). */
   ca(): CertificateAuthority;
 }

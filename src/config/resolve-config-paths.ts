@@ -13,6 +13,9 @@ export const resolveConfigPaths = (config: ProxyConfig, baseDir: string): ProxyC
   return deepFreeze({
     ...config,
     state_dir: resolve(config.state_dir),
+    listen: config.listen.map((listener) => listener.tls?.client_ca === undefined
+      ? listener
+      : { ...listener, tls: { ...listener.tls, client_ca: resolve(listener.tls.client_ca) } }),
     ca: {
       ...config.ca,
       ...(config.ca.cert !== undefined && { cert: resolve(config.ca.cert) }),

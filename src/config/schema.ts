@@ -50,6 +50,14 @@ const ListenerSchema = z.strictObject({
     min_version: TlsVersionSchema.default('TLSv1.2'),
     max_version: TlsVersionSchema.optional(),
     ciphers: z.string().optional(),
+    /** CA (PEM) whose client certificates identify users on TLS to the proxy; the user is the CN. */
+    client_ca: z.string().min(1).optional(),
+    /** Refuse TLS to the proxy without a valid client certificate. */
+    require_client_certificate: z.boolean().default(false),
+  }).superRefine((tlsOptions, ctx) => {
+    if (tlsOptions.require_client_certificate && tlsOptions.client_ca === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['require_client_certificate'], message: 'needs client_ca: the CA that signs the client certificates' });
+    }
   }).optional(),
 });
 

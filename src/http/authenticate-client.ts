@@ -24,13 +24,19 @@ const challenge = (header: string, reason: string, detail: string): SyntheticRes
 });
 
 /**
- * Checks Proxy-Authorization when `auth.basic` is configured. Synchronous when no auth is set
+ * Identifies the client: by its TLS client certificate when it presented one to a listener with
+ * `tls.client_ca`, else by Proxy-Authorization when `auth.basic` is configured. Synchronous when no auth is set
  * or the credentials were verified recently; a Promise otherwise (bcrypt). Records the user, or
  * the refusal, on the flow.
  */
 export const authenticateClient = (
   runtime: ProxyRuntime, req: http.IncomingMessage, flow: FlowBuilder,
 ): Authentication | Promise<Authentication> => {
+  const byCertificate = runtime.certificateUsers.get(req.socket);
+  if (byCertificate !== undefined) {
+    flow.fields.user = byCertificate;
+    return { ok: true, user: byCertificate };
+  }
   const authenticator = runtime.state().authenticator;
   if (!authenticator || servedLocally(req.url ?? '')) return { ok: true };
   const conclude = (result: Awaited<ReturnType<typeof authenticator.authenticate>>): Authentication => {

@@ -18,7 +18,10 @@ import { createInterceptor } from '../tls/tls-interceptor.js';
 import { joinListenAddress, splitListenAddress } from './listen-address.js';
 import { sniffProtocol } from './sniff-protocol.js';
 import { createConnectionLimiter } from './connection-limiter.js';
-import { parseHost } from '../flow/host.js';
+import { parseHost, type CanonicalHost } from '../flow/host.js';
+import { readFileSync } from 'node:fs';
+import { LruCache } from '../tls/lru-cache.js';
+import { parsePemBundle, verifiedClientUser } from '../tls/verify-client-certificate.js';
 
 /** One bound proxy port. */
 export interface Listener {
@@ -104,29 +107,60 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
       }
     });
   });
-  /** TLS to the proxy: a certificate for the name the client asked for (or the listener address), from the proxy CA. */
+  /**
+   * TLS to the proxy: a certificate for the name the client asked for (or the listener address),
+   * from the proxy CA. With `tls.client_ca`, clients may (or must) present a certificate; its CN
+   * names the user for rules with `users`.
+   */
+  const clientCa = config.tls?.client_ca === undefined ? undefined : readFileSync(config.tls.client_ca, 'utf8');
+  const trustedClientCas = clientCa === undefined ? [] : parsePemBundle(clientCa);
+  const profile = clientTlsProfile(config);
+  const proxyContexts = new LruCache<string, Promise<tls.SecureContext>>(64);
+  const proxyContextFor = (named: CanonicalHost): Promise<tls.SecureContext> => {
+    if (clientCa === undefined) return interceptor.contextFor(named);
+    const cached = proxyContexts.get(named.host);
+    if (cached) return cached;
+    const created = runtime.ca().leafFor(named).then((leaf) => tls.createSecureContext({
+      cert: leaf.certPem, key: leaf.keyPem, ca: clientCa, minVersion: profile.minVersion, maxVersion: profile.maxVersion,
+      ...(profile.ciphers ? { ciphers: profile.ciphers } : {}),
+    }));
+    created.catch(() => proxyContexts.delete(named.host));
+    proxyContexts.set(named.host, created);
+    return created;
+  };
   const terminateTls = (socket: net.Socket): void => {
     const ownAddress = parseHost(socket.localAddress ?? host);
     if (!ownAddress.ok) {
       socket.destroy();
       return;
     }
-    void interceptor.contextFor(ownAddress.value).then((context) => {
+    void proxyContextFor(ownAddress.value).then((context) => {
       const secure = new tls.TLSSocket(socket, {
         isServer: true,
         secureContext: context,
         ALPNProtocols: ['http/1.1'],
+        ...(clientCa !== undefined ? { requestCert: true, rejectUnauthorized: config.tls?.require_client_certificate === true } : {}),
         SNICallback: (servername, callback) => {
           const named = parseHost(servername);
           if (!named.ok) {
             callback(new Error('invalid SNI'), undefined);
             return;
           }
-          interceptor.contextFor(named.value).then((ctx) => callback(null, ctx), (error: Error) => callback(error, undefined));
+          proxyContextFor(named.value).then((ctx) => callback(null, ctx), (error: Error) => callback(error, undefined));
         },
       });
       secure.on('error', () => secure.destroy());
-      secure.once('secure', () => server.emit('connection', secure));
+      secure.once('secure', () => {
+        if (trustedClientCas.length > 0) {
+          const user = verifiedClientUser(secure.getPeerX509Certificate(), trustedClientCas, runtime.clock.now());
+          if (user) runtime.certificateUsers.set(secure, user);
+          else if (config.tls?.require_client_certificate) {
+            secure.destroy();
+            return;
+          }
+        }
+        server.emit('connection', secure);
+      });
       socket.resume();
     }, () => socket.destroy());
   };
