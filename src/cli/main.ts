@@ -41,7 +41,7 @@ Examples:
 `);
 
   program.command('run')
-    .description('start the proxy and log every decision until SIGINT/SIGTERM (SIGHUP reloads, SIGUSR1 reopens the log file)')
+    .description('start the proxy and log every decision until SIGINT/SIGTERM (which drain in-flight requests); SIGHUP or saving the config file reloads it, SIGUSR1 reopens the log file')
     .option('-c, --config <file>', 'YAML config file (default: the embedded example config)')
     .option('--listen <addr>', 'explicit-proxy listen address host:port, instead of the config\'s listeners (repeatable)', collect, [])
     .option('--admin <addr>', 'dashboard, admin API and /metrics on host:port (instead of admin.address; off loopback it needs a token)', adminAddress)
