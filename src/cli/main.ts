@@ -9,6 +9,12 @@ import { transparentRulesCommand, type TransparentRulesOptions } from './transpa
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
+const workerCount = (value: string): number => {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1 || count > 64) throw new InvalidArgumentError('a whole number from 1 to 64');
+  return count;
+};
+
 const adminAddress = (value: string): string => {
   if (!ListenAddressSchema.safeParse(value).success) throw new InvalidArgumentError('must be host:port, e.g. 127.0.0.1:9090 or [::1]:9090');
   return value;
@@ -45,17 +51,19 @@ Examples:
     .option('-c, --config <file>', 'YAML config file (default: the embedded example config)')
     .option('--listen <addr>', 'explicit-proxy listen address host:port, instead of the config\'s listeners (repeatable)', collect, [])
     .option('--admin <addr>', 'dashboard, admin API and /metrics on host:port (instead of admin.address; off loopback it needs a token)', adminAddress)
+    .option('--workers <n>', 'processes sharing the listeners; the primary keeps the log, dashboard and metrics', workerCount, 1)
     .addHelpText('after', `
 Examples:
   portcullis run
-  portcullis run -c /etc/portcullis/portcullis.yaml
+  portcullis run -c /etc/portcullis/portcullis.yaml --workers 2
   portcullis run -c portcullis.yaml --listen 127.0.0.1:3128 --listen [::1]:3128
   portcullis run -c portcullis.yaml --admin 127.0.0.1:9090     # then open http://127.0.0.1:9090/
   curl -x http://127.0.0.1:3128 http://example.com/
 `)
-    .action(async (options: { config?: string; listen: string[]; admin?: string }) => {
+    .action(async (options: { config?: string; listen: string[]; admin?: string; workers: number }) => {
       exitCode = await runCommand({
         listen: options.listen,
+        workers: options.workers,
         ...(options.config ? { config: options.config } : {}),
         ...(options.admin ? { admin: options.admin } : {}),
       }, io, signals);

@@ -6,6 +6,8 @@ import type { ProxyConfig } from '../config/schema.js';
 import { deepFreeze } from '../config/deep-freeze.js';
 import { createAccessLog } from '../logging/access-log.js';
 import { createProxy } from '../proxy.js';
+import type { FlowRecord } from '../flow/flow-record.js';
+import { createWorkerPool } from './worker-pool.js';
 import type { Admin, ReloadResult } from '../admin/admin.js';
 import { createConsoleSummary } from '../admin/console-summary.js';
 import { startAdmin } from '../admin/start-admin.js';
@@ -17,6 +19,8 @@ export interface RunOptions {
   readonly listen: readonly string[];
   /** `--admin ADDR`: the admin listener (dashboard, API, metrics) on this address. */
   readonly admin?: string;
+  /** `--workers N`: processes sharing the listeners (1: everything in this process). */
+  readonly workers?: number;
 }
 
 /** Signals the run command reacts to; injected so tests can drive them. */
@@ -63,13 +67,13 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
   let proxy: ReturnType<typeof createProxy>;
   let bound: string[];
   try {
-    proxy = createProxy(config, {
-      logger,
-      onFlow: (record) => {
-        accessLog.write(record);
-        admin?.record(record);
-      },
-    });
+    const onFlow = (record: FlowRecord): void => {
+      accessLog.write(record);
+      admin?.record(record);
+    };
+    proxy = (options.workers ?? 1) > 1
+      ? createWorkerPool(config, options.workers ?? 1, { logger, onFlow })
+      : createProxy(config, { logger, onFlow });
     bound = await proxy.start();
   } catch (error) {
     io.stderr.write(`portcullis: ${(error as Error).message}\n`);

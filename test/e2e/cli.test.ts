@@ -213,3 +213,30 @@ test('saving the config file reloads it without a signal; a broken save is refus
   assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 200, 'the old policy stays');
   assert.equal(await cli.stop(), 0);
 });
+
+test('run --workers 2 shares the listener between two processes, with one access log, reload and shutdown', async (t) => {
+  const origin = await startHttpOrigin(t);
+  const dir = tempDir(t);
+  const logFile = path.join(dir, 'access.log');
+  const file = path.join(dir, 'p.yaml');
+  writeFileSync(file, configFor(origin.port, `log: { format: json, file: ${logFile} }\n`));
+  const cli = startCli(t, ['-c', file, '--workers', '2']);
+  const [, address] = await cli.waitFor(/listening on http:\/\/(127\.0\.0\.1:\d+)/, 'stderr', 20_000);
+  const proxy = `http://${address}`;
+  for (let i = 0; i < 12; i += 1) {
+    assert.equal((await curl(['-x', proxy, `http://allowed.test:${origin.port}/w${i}`])).status, 200);
+  }
+  assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 403);
+  writeFileSync(file, `${configFor(origin.port)}  - name: later\n    hosts: [denied.test]\n    ports: [${origin.port}]\nlog: { format: json, file: ${logFile} }\n`);
+  cli.child.kill('SIGHUP');
+  await cli.waitFor(/config reloaded/);
+  await new Promise((r) => setTimeout(r, 200));
+  for (let i = 0; i < 4; i += 1) {
+    assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/after-${i}`])).status, 200, 'every worker has the new policy');
+  }
+  assert.equal(await cli.stop(), 0);
+  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { flow_id: string; url: string });
+  assert.equal(lines.length, 17, 'one line per flow, written by the primary');
+  const processes = new Set(lines.map((l) => l.flow_id.split('-')[0]));
+  assert.equal(processes.size, 2, 'both workers served connections');
+});

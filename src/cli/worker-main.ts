@@ -1,0 +1,76 @@
+import pino from 'pino';
+import type { FlowRecord } from '../flow/flow-record.js';
+import { createProxy, type Proxy } from '../proxy.js';
+import type { FromWorker, ToWorker } from './worker-protocol.js';
+
+/**
+ * One worker process of `portcullis run --workers N`: serves the listeners it shares with its
+ * siblings (node:cluster hands out the connections) and sends every finished flow to the
+ * primary, which keeps the single access log, the dashboard and the metrics.
+ */
+const FLUSH_MS = 50;
+const FLUSH_COUNT = 200;
+
+const send = (message: FromWorker): void => {
+  process.send?.(message);
+};
+
+const run = (): void => {
+  const logger = pino({ base: { worker: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: false }));
+  let proxy: Proxy | undefined;
+  let pending: FlowRecord[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    clearTimeout(timer);
+    timer = undefined;
+    if (!proxy) return;
+    send({ type: 'flows', records: pending, stats: proxy.stats() });
+    pending = [];
+  };
+  const onFlow = (record: FlowRecord): void => {
+    pending.push(record);
+    if (pending.length >= FLUSH_COUNT) flush();
+    else timer ??= setTimeout(flush, FLUSH_MS);
+  };
+  // Connection counts change without flows finishing; report them every second.
+  const heartbeat = setInterval(flush, 1000);
+  heartbeat.unref();
+
+  process.on('message', (message: ToWorker) => {
+    if (message.type === 'start') {
+      try {
+        proxy = createProxy(message.config, { logger, onFlow });
+      } catch (error) {
+        send({ type: 'failed', message: (error as Error).message });
+        return;
+      }
+      proxy.start().then(
+        (addresses) => send({ type: 'listening', addresses }),
+        (error: Error) => send({ type: 'failed', message: error.message }),
+      );
+    } else if (message.type === 'reload') {
+      try {
+        proxy?.reload(message.config);
+        send({ type: 'reloaded', ok: true });
+      } catch (error) {
+        send({ type: 'reloaded', ok: false, message: (error as Error).message });
+      }
+    } else if (message.type === 'shutdown') {
+      clearInterval(heartbeat);
+      void (proxy?.close({ graceMs: message.graceMs }) ?? Promise.resolve()).then(() => {
+        flush();
+        process.disconnect?.();
+      });
+    }
+  });
+  // The primary went away: nothing to report to, stop.
+  process.on('disconnect', () => {
+    void (proxy?.close() ?? Promise.resolve()).then(() => process.exit(0));
+  });
+  // Signals are the primary's to handle; it tells workers what to do.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1'] as const) process.on(signal, () => {});
+  // IPC messages that arrive before a listener exists are dropped: say when we can take them.
+  send({ type: 'ready' });
+};
+
+run();
