@@ -55,6 +55,10 @@ const ListenerSchema = z.strictObject({
     /** Refuse TLS to the proxy without a valid client certificate. */
     require_client_certificate: z.boolean().default(false),
   }).superRefine((tlsOptions, ctx) => {
+    const order = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
+    if (tlsOptions.max_version !== undefined && order.indexOf(tlsOptions.max_version) < order.indexOf(tlsOptions.min_version)) {
+      ctx.addIssue({ code: 'custom', path: ['max_version'], message: `is below min_version (${tlsOptions.min_version}): no client could connect` });
+    }
     if (tlsOptions.require_client_certificate && tlsOptions.client_ca === undefined) {
       ctx.addIssue({ code: 'custom', path: ['require_client_certificate'], message: 'needs client_ca: the CA that signs the client certificates' });
     }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { joinListenAddress } from '../net/listen-address.js';
 import { whenResponseClosed } from './when-response-closed.js';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
 import type { FlowBuilder } from '../flow/flow-builder.js';
@@ -74,7 +75,7 @@ export const forwardUpstream = (
     });
     upstream.once('socket', (socket) => {
       const address = agent.addressOf(socket);
-      if (address) flow.fields.upstreamAddress = `${address}:${destination.port}`;
+      if (address) flow.fields.upstreamAddress = joinListenAddress(address, destination.port);
     });
     upstream.once('response', (upstreamRes) => {
       flow.fields.timings = { responseStartedAt: runtime.clock.now() };

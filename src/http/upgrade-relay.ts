@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { joinListenAddress } from '../net/listen-address.js';
 import type net from 'node:net';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
 import type { FlowBuilder } from '../flow/flow-builder.js';
@@ -35,7 +36,7 @@ export const relayUpgrade = async (
   let upstream: net.Socket | undefined;
   try {
     const dialed = await state.dialer.dial(destination);
-    flow.fields.upstreamAddress = `${dialed.address}:${destination.port}`;
+    flow.fields.upstreamAddress = joinListenAddress(dialed.address, destination.port);
     upstream = scheme === 'https'
       ? await startUpstreamTls(dialed.socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' }, state.upstreamTls, ['http/1.1'], state.config.timeouts.upstream_connect)
       : dialed.socket;
@@ -49,6 +50,8 @@ export const relayUpgrade = async (
     const answer = await readResponseHead(upstream, state.config.timeouts.upstream_response);
     if (answer.status !== 101) {
       upstream.destroy();
+      flow.fields.errorCode = 'PCL_ERR_UPSTREAM_FAILED';
+      flow.fields.detail = `upgrade-refused: the origin answered ${answer.status || 'something that is not HTTP'} instead of 101`;
       answerUpgrade(runtime, client, flow, errorResponse(502, 'http_upgrade_failed', 'upgrade-refused',
         `the origin answered ${answer.status || 'something that is not HTTP'} instead of 101 Switching Protocols`));
       return;

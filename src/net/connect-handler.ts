@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { joinListenAddress } from './listen-address.js';
 import type net from 'node:net';
 import { parseAuthority, formatAuthority } from '../flow/destination.js';
 import { clientIpOf } from '../flow/client-address.js';
@@ -132,7 +133,7 @@ const splice = (
   client.on('error', () => abort.abort());
   state.dialer.dial(destination, { signal: abort.signal }).then(({ socket: upstream, address }) => {
     client.off('close', onEarlyClose);
-    flow.fields.upstreamAddress = `${address}:${destination.port}`;
+    flow.fields.upstreamAddress = joinListenAddress(address, destination.port);
     flow.fields.timings = { upstreamConnectedAt: runtime.clock.now() };
     if (client.destroyed) {
       upstream.destroy();

@@ -44,6 +44,15 @@ const CLIENT_ERRORS: Record<string, { status: number; reason: string }> = {
   ERR_HTTP_HEADERS_TIMEOUT: { status: 408, reason: 'request-timeout' },
 };
 
+/** The listener's `tls.client_ca` bundle; an unreadable file is an error naming the key. */
+const readClientCa = (file: string): string => {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new PortcullisError('PCL_ERR_CONFIG_READ', `listen[].tls.client_ca: cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+};
+
 /** Over a connection limit: 503 with the reason, one log line, and the socket closed. */
 const refuseConnection = (runtime: ProxyRuntime, socket: net.Socket, listener: string, reason: string): void => {
   const flow = createFlowBuilder({
@@ -112,7 +121,7 @@ export const createExplicitListener = (runtime: ProxyRuntime, config: ListenerCo
    * from the proxy CA. With `tls.client_ca`, clients may (or must) present a certificate; its CN
    * names the user for rules with `users`.
    */
-  const clientCa = config.tls?.client_ca === undefined ? undefined : readFileSync(config.tls.client_ca, 'utf8');
+  const clientCa = config.tls?.client_ca === undefined ? undefined : readClientCa(config.tls.client_ca);
   const trustedClientCas = clientCa === undefined ? [] : parsePemBundle(clientCa);
   const profile = clientTlsProfile(config);
   const proxyContexts = new LruCache<string, Promise<tls.SecureContext>>(64);

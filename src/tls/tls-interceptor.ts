@@ -11,7 +11,7 @@ import {
   createInterceptedRequestHandler, interceptedBadRequest, interceptedRequestFlow, routeInterceptedRequest, type TunnelContext,
 } from '../http/intercepted-request.js';
 import { answerUpgrade, relayUpgrade } from '../http/upgrade-relay.js';
-import { serializeResponse } from '../http/deny-response.js';
+import { errorResponse, serializeResponse } from '../http/deny-response.js';
 import { containConnectErrors, containRequestErrors } from '../http/contain-handler-errors.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { ClientTlsProfile } from './client-tls-profile.js';
@@ -119,7 +119,11 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
       socket.destroy();
       return;
     }
-    socket.end(serializeResponse(interceptedBadRequest(error.code ?? 'parse error')));
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || error.code === 'ERR_HTTP_HEADERS_TIMEOUT' ? 408 : 400;
+    socket.end(serializeResponse(status === 400 ? interceptedBadRequest(error.code ?? 'parse error')
+      : errorResponse(status, status === 431 ? 'http_request_header_section_size' : 'http_request_error',
+        status === 431 ? 'headers-too-large' : 'request-timeout', error.code ?? '')));
   });
 
   return {
