@@ -57,7 +57,7 @@ const parentProxyOf = (config: ProxyConfig): ParentProxy | undefined => {
 };
 
 /** Rules as the policy sees them: "group:NAME" in `users` replaced by the group's members. */
-const expandGroups = (config: ProxyConfig): ProxyConfig['rules'] => {
+export const expandGroups = (config: ProxyConfig): ProxyConfig['rules'] => {
   const groups = config.auth?.groups ?? {};
   return config.rules.map((rule) => rule.users === undefined ? rule : {
     ...rule,

@@ -4,12 +4,15 @@ import { parseAbsoluteTarget } from '../flow/destination.js';
 import { parseHost } from '../flow/host.js';
 import type { Decision } from '../policy/decision.js';
 import { compilePolicy } from '../policy/policy-engine.js';
+import { expandGroups } from '../proxy-state.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-io.js';
 
 export interface ExplainOptions {
   readonly config: string;
   readonly client: string;
   readonly sni?: string;
+  /** The authenticated proxy user, for rules with users:. */
+  readonly user?: string;
 }
 
 const describe = (decision: Decision): string =>
@@ -38,9 +41,18 @@ export const explainCommand = async (method: string, url: string, options: Expla
     io.stderr.write(`--client must be an IP address, got "${options.client}"\n`);
     return EXIT_USAGE;
   }
-  const policy = compilePolicy(loaded.config.rules);
+  let policy;
+  try {
+    policy = compilePolicy(expandGroups(loaded.config));
+  } catch (error) {
+    io.stderr.write(`${options.config}: ${(error as Error).message}\n`);
+    return EXIT_USAGE;
+  }
   const { destination, scheme, pathAndQuery } = target.value;
-  const facts = { destination, clientIp: client.value.host, transport: scheme === 'https' ? 'tls' as const : 'http' as const };
+  const facts = {
+    destination, clientIp: client.value.host, transport: scheme === 'https' ? 'tls' as const : 'http' as const,
+    ...(options.user !== undefined ? { user: options.user } : {}),
+  };
   if (scheme === 'https') {
     if (options.sni !== undefined) {
       const sni = parseHost(options.sni);

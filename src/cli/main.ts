@@ -87,15 +87,19 @@ Examples:
     .argument('<url>', 'absolute URL, e.g. https://api.example.com/v1/items')
     .addOption(new Option('--client <ip>', 'client source address, for rules with clients:').default('127.0.0.1'))
     .option('--sni <name>', 'TLS SNI the client would send (https only)')
+    .option('--user <name>', 'authenticated proxy user, for rules with users:')
     .addHelpText('after', `
 Examples:
   portcullis explain -c portcullis.yaml GET http://deb.debian.org/debian/dists/bookworm/Release
   portcullis explain -c portcullis.yaml POST https://www.googleapis.com/storage/v1/b/allowed-bkt/o --client 10.0.0.5
+  portcullis explain -c portcullis.yaml GET https://reports.example.com/q1 --user alice
 `)
-    .action(async (method: string, url: string, options: { config: string; client: string; sni?: string }) => {
-      exitCode = await explainCommand(method, url, options.sni === undefined
-        ? { config: options.config, client: options.client }
-        : { config: options.config, client: options.client, sni: options.sni }, io);
+    .action(async (method: string, url: string, options: { config: string; client: string; sni?: string; user?: string }) => {
+      exitCode = await explainCommand(method, url, {
+        config: options.config, client: options.client,
+        ...(options.sni !== undefined ? { sni: options.sni } : {}),
+        ...(options.user !== undefined ? { user: options.user } : {}),
+      }, io);
     });
 
   const ca = program.command('ca')

@@ -247,3 +247,15 @@ test('run --workers 2 shares the listener between two processes, with one access
   const processes = new Set(lines.map((l) => l.flow_id.split('-')[0]));
   assert.equal(processes.size, 2, 'both workers served connections');
 });
+
+test('explain --user judges rules scoped to users and groups', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'p.yaml');
+  writeFileSync(file, 'auth:\n  basic: { users_file: ./users }\n  groups: { ops: [bob] }\nrules: [{ name: ops, hosts: [r.test], users: ["group:ops"] }]\n');
+  const bob = await runCli(['explain', '-c', file, 'GET', 'http://r.test/', '--user', 'bob']);
+  assert.equal(bob.code, 0, bob.stdout + bob.stderr);
+  assert.match(bob.stdout, /ALLOW by rule "ops"/);
+  const carol = await runCli(['explain', '-c', file, 'GET', 'http://r.test/', '--user', 'carol']);
+  assert.equal(carol.code, 1);
+  assert.match(carol.stdout, /client-not-allowed/);
+});
