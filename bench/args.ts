@@ -10,6 +10,12 @@ export interface BenchOptions {
   readonly peers: readonly string[] | undefined;
   readonly out: string;
   readonly quick: boolean;
+  /** Checkout to benchmark (its bin/portcullis.js and dist/); default: this repository. */
+  readonly portcullis: string | undefined;
+  /** Git ref to export and build into a temp dir and benchmark instead. */
+  readonly portcullisRef: string | undefined;
+  /** Before each target: wait up to this many seconds for the machine to be < 20 % busy. */
+  readonly waitQuietSec: number;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -17,11 +23,15 @@ export const USAGE = `usage: npm run bench -- [options]
   --runs N            runs per throughput scenario, median reported (default 3)
   --duration S        seconds per run (default 10)
   --warmup S          unmeasured warm-up seconds per target and scenario (default 2)
-  --connections N     concurrent connections for S1-S3 (default 50)
+  --connections N     concurrent connections for S1-S5 (default 50)
   --tunnels N         idle tunnels for S7 (default 2000)
-  --scenarios LIST    e.g. S1,S2,S6a (default: all: S1,S2,S3,S6a,S6b,S7)
+  --scenarios LIST    e.g. S1,S2,S6a (default: all: S1,S2,S3,S4,S5,S6a,S6b,S7,S8)
+                      (S4, S5, S8: TLS interception; tinyproxy is n/a there)
   --peers LIST        e.g. portcullis,squid (default: all: portcullis,squid,tinyproxy,mitmproxy)
-  --out FILE          results file (default bench/results/latest.md)`;
+  --out FILE          results file (default bench/results/latest.md)
+  --portcullis DIR    benchmark the Portcullis checkout in DIR (built: DIR/dist) instead of this one
+  --portcullis-ref R  benchmark git ref R (e.g. HEAD), exported with git archive and built in a temp dir
+  --wait-quiet S      before each target, wait up to S s for the machine to be < 20 % busy (default 0)`;
 
 const positiveInt = (name: string, value: string | undefined, max: number): number => {
   const n = Number(value);
@@ -39,6 +49,9 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
   let peers: string[] | undefined;
   let out = 'bench/results/latest.md';
   let quick = false;
+  let portcullis: string | undefined;
+  let portcullisRef: string | undefined;
+  let waitQuietSec = 0;
   const explicit = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -54,6 +67,9 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
       case '--scenarios': scenarios = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--peers': peers = (value() ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean); break;
       case '--out': out = value() ?? out; break;
+      case '--portcullis': portcullis = value(); break;
+      case '--portcullis-ref': portcullisRef = value(); break;
+      case '--wait-quiet': waitQuietSec = positiveInt(arg, value(), 600); break;
       default: throw new Error(`unknown option ${arg}\n${USAGE}`);
     }
   }
@@ -62,5 +78,5 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
     if (!explicit.has('duration')) durationSec = 3;
     if (!explicit.has('warmup')) warmupSec = 1;
   }
-  return { runs, durationSec, warmupSec, connections, tunnels, scenarios, peers, out, quick };
+  return { runs, durationSec, warmupSec, connections, tunnels, scenarios, peers, out, quick, portcullis, portcullisRef, waitQuietSec };
 };

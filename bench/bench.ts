@@ -4,11 +4,15 @@
  * docs/performance.md for what each scenario measures. All traffic stays on 127.0.0.1.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { parseArgs, USAGE, type BenchOptions } from './args.js';
+import { buildRef } from './build-ref.js';
+import { makeInterceptCa } from './intercept-ca.js';
 import { Janitor } from './janitor.js';
-import { cpuBusyPercent, describeMachine } from './machine.js';
-import { startOrigin } from './origin.js';
+import { cpuBusyPercent, describeMachine, loadAverage, waitForQuiet } from './machine.js';
+import { allOriginNames, FIRST_CONTACT_HOSTS, ORIGIN_NAME, startOrigin } from './origin.js';
+import { preparePrivateHosts } from './private-hosts.js';
 import type { RunOutcome } from './outcome.js';
 import type { ProxyPeer, RunningProxy } from './peer.js';
 import { REPO_ROOT } from './peer-portcullis.js';
@@ -23,7 +27,7 @@ const firstLine = (err: unknown): string => ((err as Error).message ?? String(er
 
 /** Upper bound on the whole run; past it everything is stopped and the run fails. */
 const timeLimitMs = (o: BenchOptions, scenarios: number, targets: number): number =>
-  (scenarios * targets * ((o.runs * (o.durationSec + 15)) + o.warmupSec + 30) + 300) * 1000;
+  (scenarios * targets * ((o.runs * (o.durationSec + 15)) + o.warmupSec + o.waitQuietSec + 30) + 300) * 1000;
 
 interface Collected {
   readonly runLog: string[];
@@ -54,16 +58,22 @@ const measureTarget = async (
   collected: Collected,
 ): Promise<Cell> => {
   let proxy: RunningProxy | undefined;
+  const key = scenario.intercept ? `${label} with interception` : label;
+  const quiet = await waitForQuiet(env.options.waitQuietSec);
+  collected.runLog.push(`${scenario.id} ${label}: machine ${quiet.busy.toFixed(0)} % busy just before${quiet.waitedSec > 0 ? ` (after waiting ${quiet.waitedSec} s for < 20 %)` : ''}`);
   if (peer) {
     try {
-      proxy = await peer.start({ janitor: env.janitor, cpus: env.cpus, origin: env.origin });
+      proxy = await peer.start({
+        janitor: env.janitor, cpus: env.cpus, origin: env.origin, hosts: env.hosts, portcullisRoot: env.portcullisRoot,
+        ...(scenario.intercept ? { intercept: env.interceptCa } : {}),
+      });
     } catch (err) {
       log(`${label} failed to start: ${(err as Error).message}`);
       collected.runLog.push(`${scenario.id} ${label}: failed to start: ${firstLine(err)}`);
       return { kind: 'na', reason: `failed to start: ${firstLine(err)}` };
     }
-    noteCommand(collected, `${label} (proxy, pinned)`, proxy.commandLine);
-    if (!collected.configs.some(([name]) => name === label)) collected.configs.push([label, proxy.configText]);
+    noteCommand(collected, `${key} (proxy, pinned)`, proxy.commandLine);
+    if (!collected.configs.some(([name]) => name === key)) collected.configs.push([key, proxy.configText]);
   }
   const target: Target = { id: peer?.id ?? 'direct', proxy };
   try {
@@ -75,7 +85,7 @@ const measureTarget = async (
     for (let i = 1; i <= runs; i++) {
       const outcome = await safeRun(scenario, env, target);
       outcomes.push(outcome);
-      const line = `${scenario.id} ${label} run ${i}/${runs}: ${outcome.errors > 0 ? 'FAILED: ' : ''}${outcome.detail}`;
+      const line = `${scenario.id} ${label} run ${i}/${runs}: ${outcome.errors > 0 ? 'FAILED: ' : ''}${outcome.detail} [load avg ${loadAverage()}]`;
       log(line);
       collected.runLog.push(line);
       if (outcome.command) noteCommand(collected, `${scenario.id} ${label}`, outcome.command);
@@ -85,6 +95,19 @@ const measureTarget = async (
     return { kind: 'value', values, failedRuns: outcomes.filter((o) => o.errors > 0).length, runs };
   } finally {
     if (proxy) await proxy.stop();
+  }
+};
+
+/** Fills metrics defined as "this target minus direct" (S8's overhead); NaN when direct failed. */
+const deriveMinusDirect = (scenario: Scenario, cells: Map<TargetId, Cell>): void => {
+  const direct = cells.get('direct');
+  for (const metric of scenario.metrics) {
+    if (!metric.minusDirect) continue;
+    const base = direct?.kind === 'value' && direct.failedRuns === 0 ? (direct.values[metric.minusDirect] ?? Number.NaN) : Number.NaN;
+    for (const [id, cell] of cells) {
+      if (cell.kind !== 'value') continue;
+      cell.values[metric.key] = id === 'direct' ? Number.NaN : (cell.values[metric.minusDirect] ?? Number.NaN) - base;
+    }
   }
 };
 
@@ -113,21 +136,35 @@ const main = async (): Promise<number> => {
 
   const started = Date.now();
   const cpus = planCpus();
+  let portcullisRoot = path.resolve(opts.portcullis ?? REPO_ROOT);
   const collected: Collected = { runLog: [], commands: [], configs: [], seenCommands: new Set() };
   try {
     log(`runs ${opts.runs} × ${opts.durationSec} s (warm-up ${opts.warmupSec} s), scenarios ${scenarios.map((s) => s.id).join(',')}, peers ${peers.map((p) => p.id).join(',')}`);
+    let refNote: [string, string] | undefined;
+    if (opts.portcullisRef) {
+      log(`building Portcullis ${opts.portcullisRef} in a temp dir`);
+      const built = await buildRef(janitor, REPO_ROOT, opts.portcullisRef);
+      portcullisRoot = built.dir;
+      refNote = ['Portcullis build', `git ${opts.portcullisRef} = ${built.commit} (exported with git archive, built with tsc)`];
+    }
     const busy = await cpuBusyPercent(1000);
-    const machine = await describeMachine(peers);
-    machine.push(['CPU busy before the run (other processes)', `${busy.toFixed(0)} %`]);
+    const machine = await describeMachine(peers, portcullisRoot);
+    if (refNote) machine.splice(machine.findIndex(([k]) => k === 'Portcullis build'), 1, refNote);
+    machine.push(['before the run: CPU busy (other processes), load average', `${busy.toFixed(0)} %, ${loadAverage()}`]);
     const origin = await startOrigin(janitor, cpus);
     origin.commandLines.forEach((c, i) => noteCommand(collected, `origin setup ${i + 1}`, c));
     log(`origin: nginx on 127.0.0.1:${origin.httpPort} (http) and :${origin.httpsPort} (https)`);
-    const env: BenchEnv = { cpus, origin, janitor, options: opts, scratchDir: janitor.tempDir('scratch') };
+    const scratchDir = janitor.tempDir('scratch');
+    const hosts = preparePrivateHosts(scratchDir, allOriginNames());
+    const interceptCa = await makeInterceptCa(scratchDir);
+    noteCommand(collected, 'interception CA (S4, S5, S8)', interceptCa.commandLine);
+    const env: BenchEnv = { cpus, origin, janitor, options: opts, scratchDir, hosts, portcullisRoot, interceptCa };
 
     const columns: Column[] = [{ id: 'direct', label: 'direct' }];
     const notes: string[] = [];
+    if (hosts.problem) notes.push(`${hosts.problem}: Squid, tinyproxy and mitmproxy cannot resolve ${ORIGIN_NAME}, so their tunnel rows fail.`);
     for (const peer of peers) {
-      const why = peer.unavailable();
+      const why = peer.unavailable(portcullisRoot);
       if (why && peer.id === 'mitmproxy') { notes.push(`mitmproxy: ${why}, so its column is left out.`); continue; }
       columns.push({ id: peer.id, label: peer.label });
     }
@@ -143,23 +180,26 @@ const main = async (): Promise<number> => {
         if (peer) targets.push([peer.id, peer, peer.label]);
       }
       for (const [id, peer, label] of targets) {
-        const why = missing ?? peer?.unavailable();
+        const why = missing ?? peer?.unavailable(portcullisRoot) ?? (scenario.intercept && peer && !peer.canIntercept ? 'cannot intercept TLS' : undefined);
         if (why) { cells.set(id, { kind: 'na', reason: why }); collected.runLog.push(`${scenario.id} ${label}: n/a (${why})`); continue; }
         log(`${scenario.id} ${scenario.title}: ${label}`);
         cells.set(id, await measureTarget(scenario, env, peer, label, collected));
       }
+      deriveMinusDirect(scenario, cells);
       results.push({ scenario, cells });
     }
 
     const minutes = ((Date.now() - started) / 60_000).toFixed(1);
     const setup = [
-      `all traffic on 127.0.0.1; origin: nginx (worker_processes 1, access_log off, sendfile on) serving /1k (1024 bytes) and /100m (100 MiB), plain and TLS (ECDSA P-256 cert for origin.test and 127.0.0.1)`,
+      `all traffic on 127.0.0.1; origin: nginx (worker_processes 1, access_log off, sendfile on) serving /1k (1024 bytes) and /100m (100 MiB), plain and TLS (ECDSA P-256 cert for origin.test, *.origin.test and 127.0.0.1, signed by a throw-away origin CA)`,
       `CPU placement: ${cpus.description}`,
+      `plain HTTP scenarios (S1, S6a) use \`http://127.0.0.1:ORIGIN/...\` for everyone; tunnel scenarios CONNECT to the name \`${ORIGIN_NAME}:PORT\`, because Portcullis checks that a spliced tunnel's TLS SNI names the CONNECT host (so an IP CONNECT carrying SNI ${ORIGIN_NAME} would be refused); S2, S6b and S7 speak TLS with SNI ${ORIGIN_NAME} inside, S3 plain HTTP (Portcullis runs with \`missing_sni: allow\` for it). Portcullis pins ${ORIGIN_NAME} with \`resolve:\`; Squid, tinyproxy and mitmproxy each run in a private mount namespace whose /etc/hosts adds \`127.0.0.1 ${ORIGIN_NAME}\` (the machine's /etc/hosts is not touched)`,
+      `interception scenarios (S4, S5, S8): the proxies decrypt CONNECT tunnels to ${ORIGIN_NAME} and *.${ORIGIN_NAME} (Portcullis: a rule with \`inspect: true\`, \`ca: { cert, key }\`, \`upstream.tls.extra_ca\`; Squid: \`ssl-bump\` port, \`ssl_bump bump all\`, \`security_file_certgen\`, \`tls_outgoing_options cafile=\`; mitmproxy: no \`ignore_hosts\`, \`ssl_verify_upstream_trusted_ca\`); all three sign with one throw-away ECDSA P-256 interception CA that the load generator trusts, and verify nginx against the origin CA; S8 uses h1…h${FIRST_CONTACT_HOSTS}.${ORIGIN_NAME}, pinned like ${ORIGIN_NAME}; tinyproxy cannot intercept (n/a)`,
       `every proxy gets a fresh instance (new config, temp dir and port) for each scenario, with an access log to a file: Portcullis \`log: { format: json }\`, Squid \`access_log daemon:\`, tinyproxy \`LogLevel Info\`, mitmproxy flow lines to a file`,
-      `runs: ${opts.runs} × ${opts.durationSec} s per throughput scenario and target, median reported; ${opts.warmupSec} s unmeasured warm-up before S1–S3; S7 measured once with ${opts.tunnels} tunnels; ${opts.connections} concurrent connections in S1–S3`,
+      `runs: ${opts.runs} × ${opts.durationSec} s per throughput scenario and target, median reported; ${opts.warmupSec} s unmeasured warm-up before S1–S5; S7 measured once with ${opts.tunnels} tunnels, S8 once with ${FIRST_CONTACT_HOSTS} names; ${opts.connections} concurrent connections in S1–S5; proxy CPU per request (S1, S4, S5) = CPU time (user + system) of the proxy's process tree during the run, from /proc/PID/stat, ÷ responses`,
       'a cell is **FAILED** when any of its runs saw a non-200 response or a transport error (connect/read/write error, timeout); such cells are left out of the ratios',
       'ratios are Portcullis ÷ the other column: above 1× is better for req/s and MB/s, worse for latency and memory',
-      `total time of this run: ${minutes} min`,
+      `total time of this run: ${minutes} min; 1-minute load average at the end: ${loadAverage()} (${availableParallelism()} CPUs: above that, other processes competed with the benchmark; each run's load average is in the run log)`,
     ];
     const table = renderTable(results, columns);
     const report = renderReport({

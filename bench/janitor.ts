@@ -18,8 +18,11 @@ export class Janitor {
   private readonly dirs = new Set<string>();
   private cleaning: Promise<void> | undefined;
 
-  addProcess(name: string, killNow: () => void, stop: (graceMs?: number) => Promise<void>): void {
-    this.processes.add({ name, killNow, stop });
+  /** Registers a process; the returned function forgets it (once it has exited by itself). */
+  addProcess(name: string, killNow: () => void, stop: (graceMs?: number) => Promise<void>): () => void {
+    const entry = { name, killNow, stop };
+    this.processes.add(entry);
+    return () => { this.processes.delete(entry); };
   }
 
   /** A fresh private temp dir, removed at cleanup. */
@@ -58,13 +61,16 @@ export class Janitor {
   }
 
   installHandlers(): void {
+    let signalled = false;
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) return; // a second signal (e.g. from `timeout` and the shell) must not cut the cleanup short
+      signalled = true;
       process.stderr.write(`\n[bench] ${signal}: cleaning up\n`);
       void this.cleanup(1000).finally(() => process.exit(130));
     };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-    process.once('SIGHUP', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onSignal);
     process.on('exit', () => this.killAllNow());
   }
 }

@@ -12,7 +12,8 @@ export interface ChannelTarget {
   readonly proxyPort: number | undefined;
   readonly originPort: number;
   readonly tls: boolean;
-  readonly ca: Buffer | undefined;
+  /** Built once per process (with the origin's CA): building one per connection costs milliseconds. */
+  readonly secureContext: tls.SecureContext | undefined;
   readonly servername: string;
   /** Host in the CONNECT line and the Host header (a name, so TLS SNI can match it). */
   readonly authorityHost: string;
@@ -90,7 +91,7 @@ export class Channel {
       }
       let socket: net.Socket = raw;
       if (target.tls) {
-        const secure = tls.connect({ socket: raw, servername: target.servername, ca: target.ca });
+        const secure = tls.connect({ socket: raw, servername: target.servername, secureContext: target.secureContext });
         secure.on('error', () => { /* reported below or by the channel */ });
         await once(secure, 'secureConnect', timeoutMs);
         socket = secure;

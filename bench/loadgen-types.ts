@@ -1,7 +1,8 @@
 /** Options and results exchanged (as JSON) between the driver and bench/loadgen.ts. */
 
 export interface LoadOptions {
-  readonly kind: 'run' | 'hold';
+  /** run: timed load; hold: idle tunnels; first-contact: one request per name in `hosts`, one at a time. */
+  readonly kind: 'run' | 'hold' | 'first-contact';
   readonly mode: 'direct' | 'forward' | 'connect';
   readonly proxyPort?: number;
   readonly originPort: number;
@@ -16,6 +17,10 @@ export interface LoadOptions {
   readonly newConnectionPerRequest: boolean;
   readonly timeoutMs: number;
   readonly holdSeconds?: number;
+  /** hold: when told to finish, first send one GET over every tunnel still open and count the 200s. */
+  readonly verifyHeld?: boolean;
+  /** first-contact: the names to visit (each is the CONNECT host, SNI and Host). */
+  readonly hosts?: readonly string[];
 }
 
 export interface LoadResult {
@@ -30,4 +35,16 @@ export interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly connections: number;
+  /** first-contact only: the slowest request. */
+  readonly maxMs?: number;
+}
+
+/** What a holder prints when it finishes (`HOLD_DONE {json}`). */
+export interface HoldDone {
+  /** Tunnels whose socket was still open when the holder was told to finish. */
+  readonly stillOpen: number;
+  /** verifyHeld: requests sent over the open tunnels that got a 200, and those that did not. */
+  readonly verified: number;
+  readonly verifyFailed: number;
+  readonly samples: string[];
 }

@@ -5,12 +5,16 @@
  *            a fixed time; prints `LOADGEN_RESULT {json}`.
  * mode hold: opens N idle CONNECT tunnels, prints `HOLD_READY {json}`, keeps them until SIGTERM,
  *            stdin closing, or holdSeconds.
+ * mode first-contact: for each name in `hosts`, one at a time: a new connection (CONNECT NAME:PORT
+ *            through the proxy, or straight to the origin), TLS with SNI NAME, one GET, close;
+ *            latency from TCP connect to the end of the response; prints `LOADGEN_RESULT {json}`.
  */
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import { Channel, ChannelError, type ChannelTarget } from './loadgen-channel.js';
 import { percentileOfSorted } from './stats.js';
-import type { LoadOptions, LoadResult } from './loadgen-types.js';
+import type { HoldDone, LoadOptions, LoadResult } from './loadgen-types.js';
 
 const LATENCY_CAPACITY = 4_000_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,7 +24,7 @@ const targetOf = (o: LoadOptions): ChannelTarget => ({
   proxyPort: o.proxyPort,
   originPort: o.originPort,
   tls: o.tls,
-  ca: o.caFile ? readFileSync(o.caFile) : undefined,
+  secureContext: tls.createSecureContext(o.caFile ? { ca: readFileSync(o.caFile) } : {}),
   servername: o.servername,
   authorityHost: o.authorityHost ?? '127.0.0.1',
 });
@@ -119,6 +123,63 @@ const run = async (o: LoadOptions): Promise<LoadResult> => {
   };
 };
 
+const firstContact = async (o: LoadOptions): Promise<LoadResult> => {
+  const base = targetOf(o);
+  const hosts = o.hosts ?? [];
+  const latencies: number[] = [];
+  let non200 = 0;
+  let errors = 0;
+  const statuses: Record<string, number> = {};
+  const errorKinds: Record<string, number> = {};
+  const errorSamples: string[] = [];
+  const start = performance.now();
+  const deadline = start + o.durationSec * 1000;
+  for (const host of hosts) {
+    if (performance.now() > deadline) {
+      errors += 1;
+      errorKinds['time-limit'] = (errorKinds['time-limit'] ?? 0) + 1;
+      if (errorSamples.length < 5) errorSamples.push(`time-limit: stopped before ${host}`);
+      break;
+    }
+    const openedAt = performance.now();
+    let ch: Channel | undefined;
+    try {
+      ch = await Channel.open({ ...base, servername: host, authorityHost: host }, o.path, true, o.timeoutMs);
+      const channel = ch;
+      const response = await Promise.race([
+        channel.request(performance.now()),
+        sleep(o.timeoutMs).then(() => { throw new ChannelError('timeout', `no response within ${o.timeoutMs} ms`); }),
+      ]);
+      statuses[response.status] = (statuses[response.status] ?? 0) + 1;
+      if (response.status !== 200) non200 += 1;
+      latencies.push(performance.now() - openedAt);
+    } catch (err) {
+      errors += 1;
+      const kind = err instanceof ChannelError ? err.kind : 'other';
+      errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+      if (errorSamples.length < 5) errorSamples.push(`${host}: ${kind}: ${(err as Error).message}`);
+    } finally {
+      ch?.destroy();
+    }
+  }
+  const elapsedSec = (performance.now() - start) / 1000;
+  const sorted = Float64Array.from(latencies).sort();
+  return {
+    requests: latencies.length,
+    non200,
+    errors,
+    statuses,
+    errorKinds,
+    errorSamples,
+    elapsedSec,
+    rps: latencies.length / elapsedSec,
+    p50Ms: percentileOfSorted(sorted, 50),
+    p99Ms: percentileOfSorted(sorted, 99),
+    maxMs: sorted.length > 0 ? (sorted[sorted.length - 1] ?? Number.NaN) : Number.NaN,
+    connections: latencies.length + errors,
+  };
+};
+
 const hold = async (o: LoadOptions): Promise<void> => {
   const target = targetOf(o);
   const channels: Channel[] = [];
@@ -145,7 +206,33 @@ const hold = async (o: LoadOptions): Promise<void> => {
     process.once('SIGTERM', finish);
     process.stdin.once('end', finish).once('close', finish).resume();
   });
-  process.stdout.write(`HOLD_DONE ${JSON.stringify({ stillOpen: stillOpen() })}\n`);
+  const open = channels.filter((c) => !c.socket.destroyed);
+  let verified = 0;
+  let verifyFailed = 0;
+  const verifySamples: string[] = [];
+  if (o.verifyHeld) {
+    // One request per open tunnel, 100 at a time, each bounded by timeoutMs.
+    let index = 0;
+    const verifier = async (): Promise<void> => {
+      while (index < open.length) {
+        const ch = open[index++] as Channel;
+        try {
+          const response = await Promise.race([
+            ch.request(performance.now()),
+            sleep(o.timeoutMs).then(() => { throw new ChannelError('timeout', `no response within ${o.timeoutMs} ms`); }),
+          ]);
+          if (response.status === 200) verified += 1;
+          else { verifyFailed += 1; if (verifySamples.length < 5) verifySamples.push(`status ${response.status}`); }
+        } catch (err) {
+          verifyFailed += 1;
+          if (verifySamples.length < 5) verifySamples.push((err as Error).message);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(100, open.length) }, () => verifier()));
+  }
+  const done: HoldDone = { stillOpen: open.length, verified, verifyFailed, samples: verifySamples };
+  process.stdout.write(`HOLD_DONE ${JSON.stringify(done)}\n`);
   for (const ch of channels) ch.destroy();
 };
 
@@ -156,6 +243,9 @@ const main = async (): Promise<void> => {
   setTimeout(() => { process.stderr.write('loadgen: hard time limit\n'); process.exit(3); }, limitSec * 1000).unref();
   if (o.kind === 'hold') {
     await hold(o);
+  } else if (o.kind === 'first-contact') {
+    const result = await firstContact(o);
+    process.stdout.write(`LOADGEN_RESULT ${JSON.stringify(result)}\n`);
   } else {
     const result = await run(o);
     process.stdout.write(`LOADGEN_RESULT ${JSON.stringify(result)}\n`);

@@ -1,7 +1,8 @@
 /**
  * The origin: one nginx (worker_processes 1, access_log off) on 127.0.0.1 with a plain and a
- * TLS server block, serving /1k (1024 bytes) and /100m (100 MiB). Its certificate (for
- * origin.test and IP 127.0.0.1) is made with the openssl CLI; all state lives in a temp dir.
+ * TLS server block, serving /1k (1024 bytes) and /100m (100 MiB). Its certificate (ECDSA P-256,
+ * for origin.test, *.origin.test and IP 127.0.0.1) is signed by a throw-away origin CA, both made
+ * with the openssl CLI; clients and intercepting proxies trust that CA. All state lives in a temp dir.
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -12,11 +13,15 @@ export const SMALL_PATH = '/1k';
 export const LARGE_PATH = '/100m';
 export const LARGE_BYTES = 100 * 1024 * 1024;
 export const ORIGIN_NAME = 'origin.test';
+/** S8's first-contact names: h1.origin.test … hN.origin.test, all pinned to 127.0.0.1. */
+export const FIRST_CONTACT_HOSTS = 200;
+export const firstContactHost = (i: number): string => `h${i}.${ORIGIN_NAME}`;
+export const allOriginNames = (): string[] => [ORIGIN_NAME, ...Array.from({ length: FIRST_CONTACT_HOSTS }, (_, i) => firstContactHost(i + 1))];
 
 export interface Origin {
   readonly httpPort: number;
   readonly httpsPort: number;
-  /** CA file that verifies the origin certificate (self-signed: the cert itself). */
+  /** The origin CA's certificate: what verifies the origin's certificate. */
   readonly caFile: string;
   readonly process: ManagedProcess;
   readonly commandLines: string[];
@@ -37,6 +42,8 @@ http {
   tcp_nopush on;
   keepalive_requests 1000000;
   keepalive_timeout 120s;
+  # The soak holds TLS tunnels idle (no request yet) for minutes; nginx's default closes them at 60 s.
+  client_header_timeout 600s;
   client_body_temp_path ${dir}/client_body;
   server {
     listen 127.0.0.1:${httpPort} backlog=4096;
@@ -67,14 +74,30 @@ export const startOrigin = async (janitor: Janitor, cpus: CpuPlan): Promise<Orig
   if (dd.code !== 0) throw new Error(`dd failed: ${dd.stderr}`);
   commandLines.push(`dd ${ddArgs.join(' ')}`);
 
-  const opensslArgs = [
+  // Origin CA, then a leaf it signs (the CA's own key never serves TLS).
+  const caArgs = [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-    '-keyout', path.join(dir, 'origin-key.pem'), '-out', path.join(dir, 'origin.pem'), '-days', '2',
-    '-subj', `/CN=${ORIGIN_NAME}`, '-addext', `subjectAltName=DNS:${ORIGIN_NAME},IP:127.0.0.1`,
+    '-keyout', path.join(dir, 'origin-ca-key.pem'), '-out', path.join(dir, 'origin-ca.pem'), '-days', '2',
+    '-subj', '/CN=Portcullis bench origin CA', '-addext', 'basicConstraints=critical,CA:TRUE',
+    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
   ];
-  const ssl = await runCommand('openssl', opensslArgs, 30_000);
-  if (ssl.code !== 0) throw new Error(`openssl failed: ${ssl.stderr}`);
-  commandLines.push(`openssl ${opensslArgs.join(' ')}`);
+  const csrArgs = [
+    'req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', path.join(dir, 'origin-key.pem'), '-out', path.join(dir, 'origin.csr'), '-subj', `/CN=${ORIGIN_NAME}`,
+  ];
+  writeFileSync(path.join(dir, 'origin-ext.cnf'),
+    `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n` +
+    `subjectAltName=DNS:${ORIGIN_NAME},DNS:*.${ORIGIN_NAME},IP:127.0.0.1\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n`);
+  const signArgs = [
+    'x509', '-req', '-in', path.join(dir, 'origin.csr'), '-CA', path.join(dir, 'origin-ca.pem'),
+    '-CAkey', path.join(dir, 'origin-ca-key.pem'), '-CAcreateserial', '-days', '2', '-sha256',
+    '-extfile', path.join(dir, 'origin-ext.cnf'), '-out', path.join(dir, 'origin.pem'),
+  ];
+  for (const opensslArgs of [caArgs, csrArgs, signArgs]) {
+    const ssl = await runCommand('openssl', opensslArgs, 30_000);
+    if (ssl.code !== 0) throw new Error(`openssl ${opensslArgs[0]} failed: ${ssl.stderr}`);
+    commandLines.push(`openssl ${opensslArgs.join(' ')}`);
+  }
 
   const httpPort = await freePort();
   let httpsPort = await freePort();
@@ -89,7 +112,7 @@ export const startOrigin = async (janitor: Janitor, cpus: CpuPlan): Promise<Orig
   return {
     httpPort,
     httpsPort,
-    caFile: path.join(dir, 'origin.pem'),
+    caFile: path.join(dir, 'origin-ca.pem'),
     process: proc,
     commandLines,
     stop: () => proc.stop(),

@@ -3,37 +3,63 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PeerContext, ProxyPeer, RunningProxy } from './peer.js';
-import { pinned, startProcess } from './procs.js';
+import { allOriginNames, ORIGIN_NAME } from './origin.js';
+import { pinned, runCommand, startProcess } from './procs.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const BIN = path.join(REPO_ROOT, 'bin', 'portcullis.js');
 
-const configFor = (ctx: PeerContext, logFile: string): string => `# portcullis bench config
+const configFor = (ctx: PeerContext, logFile: string, withLimits: boolean): string => {
+  const ca = ctx.intercept;
+  const names = ca ? allOriginNames() : [ORIGIN_NAME];
+  return `# portcullis bench config${ca ? ' (interception: S4, S5, S8)' : ''}
 listen:
   - address: 127.0.0.1:0
+resolve:
+${names.map((n) => `  ${n}: 127.0.0.1`).join('\n')}
 destinations:
   allow_ranges: [127.0.0.0/8]
 log: { format: json, file: ${logFile} }
-rules:
-  - name: bench-origin
-    hosts: [127.0.0.1]
+${ca ? `# Minted leaves are signed by the bench's interception CA (the same one Squid and mitmproxy use);
+# the origin's certificate is verified against the origin CA.
+ca: { cert: ${ca.certFile}, key: ${ca.keyFile} }
+upstream:
+  tls: { extra_ca: [${ctx.origin.caFile}] }
+` : `# S3 sends plain HTTP inside tunnels; the SNI peek still runs, a present SNI must still match.
+missing_sni: allow
+`}${withLimits ? '# S7 and the soak hold thousands of connections from one client address (default cap: 1000).\nlimits: { max_connections_per_client: 10000 }\n' : ''}rules:
+${ca ? `  - name: bench-origin-inspect
+    hosts: [${ORIGIN_NAME}, '*.${ORIGIN_NAME}']
+    ports: [${ctx.origin.httpsPort}]
+    # inspect: decrypt every tunnel to these hosts and pass each request through the policy.
+    inspect: true
+` : `  - name: bench-origin
+    hosts: [127.0.0.1, ${ORIGIN_NAME}]
     ports: [${ctx.origin.httpPort}, ${ctx.origin.httpsPort}]
-`;
+`}`;
+};
 
 export const portcullisPeer: ProxyPeer = {
   id: 'portcullis',
   label: 'Portcullis',
-  unavailable: () => (existsSync(path.join(REPO_ROOT, 'dist', 'cli', 'main.js')) ? undefined : 'not built (npm run build)'),
-  version: async () => {
-    const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version?: string };
+  canIntercept: true,
+  unavailable: (root = REPO_ROOT) => (existsSync(path.join(root, 'dist', 'cli', 'main.js')) ? undefined : `not built (no ${path.join(root, 'dist')}; npm run build)`),
+  version: async (root = REPO_ROOT) => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string };
     return `portcullis ${pkg.version ?? '?'} (node ${process.version})`;
   },
   async start(ctx): Promise<RunningProxy> {
     const dir = ctx.janitor.tempDir('portcullis');
     const file = path.join(dir, 'portcullis.yaml');
-    const configText = configFor(ctx, path.join(dir, 'access.log'));
+    const bin = path.join(ctx.portcullisRoot, 'bin', 'portcullis.js');
+    // Builds from before the `limits:` section reject it as an unknown key: check, then fall back.
+    let configText = configFor(ctx, path.join(dir, 'access.log'), true);
     writeFileSync(file, configText);
-    const [cmd, args] = pinned(ctx.cpus, ctx.cpus.proxyCpu, process.execPath, [BIN, 'run', '-c', file]);
+    const checked = await runCommand(process.execPath, [bin, 'check', '-c', file], 20_000);
+    if (checked.code !== 0) {
+      configText = configFor(ctx, path.join(dir, 'access.log'), false);
+      writeFileSync(file, configText);
+    }
+    const [cmd, args] = pinned(ctx.cpus, ctx.cpus.proxyCpu, process.execPath, [bin, 'run', '-c', file]);
     const proc = startProcess(ctx.janitor, 'portcullis', cmd, args, { cwd: dir });
     const match = await proc.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/, 15_000);
     return {

@@ -2,7 +2,7 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProxyPeer, RunningProxy } from './peer.js';
-import { commandExists, freePort, pinned, runCommand, startProcess, waitForPort } from './procs.js';
+import { commandExists, freePort, pinned, runCommand, shellLine, startProcess, waitForPort } from './procs.js';
 
 const configFor = (dir: string, port: number, connectPorts: readonly number[]): string => `# tinyproxy bench config
 Port ${port}
@@ -19,6 +19,7 @@ PidFile "${dir}/tinyproxy.pid"
 export const tinyproxyPeer: ProxyPeer = {
   id: 'tinyproxy',
   label: 'tinyproxy',
+  canIntercept: false,
   unavailable: () => (commandExists('tinyproxy') ? undefined : 'not installed'),
   version: async () => {
     const v = await runCommand('tinyproxy', ['-v'], 10_000);
@@ -32,12 +33,13 @@ export const tinyproxyPeer: ProxyPeer = {
     const configText = configFor(dir, port, [ctx.origin.httpPort, ctx.origin.httpsPort]);
     writeFileSync(file, configText);
     const [cmd, args] = pinned(ctx.cpus, ctx.cpus.proxyCpu, 'tinyproxy', ['-d', '-c', file]);
-    const proc = startProcess(ctx.janitor, 'tinyproxy', cmd, args, { cwd: dir });
+    const [wcmd, wargs] = ctx.hosts.wrap(cmd, args);
+    const proc = startProcess(ctx.janitor, 'tinyproxy', wcmd, wargs, { cwd: dir });
     await waitForPort(port, 15_000, proc);
     return {
       port,
       pid: proc.pid,
-      commandLine: proc.commandLine,
+      commandLine: shellLine(wcmd, wargs),
       configText,
       stop: async () => { await proc.stop(); ctx.janitor.removeDir(dir); },
     };

@@ -1,6 +1,8 @@
 /** What every proxy under test provides to the scenarios. */
+import type { InterceptCa } from './intercept-ca.js';
 import type { Janitor } from './janitor.js';
 import type { Origin } from './origin.js';
+import type { PrivateHosts } from './private-hosts.js';
 import type { CpuPlan } from './procs.js';
 
 export type PeerId = 'portcullis' | 'squid' | 'tinyproxy' | 'mitmproxy';
@@ -9,6 +11,16 @@ export interface PeerContext {
   readonly janitor: Janitor;
   readonly cpus: CpuPlan;
   readonly origin: Origin;
+  /** Runs a peer with origin.test in its own private /etc/hosts. */
+  readonly hosts: PrivateHosts;
+  /** Checkout whose bin/portcullis.js and dist/ are benchmarked. */
+  readonly portcullisRoot: string;
+  /**
+   * Set for the interception scenarios (S4, S5, S8): decrypt CONNECT tunnels to origin.test and
+   * *.origin.test with certificates signed by this CA, and verify the origin against
+   * origin.caFile. Unset: tunnels are passed through (spliced) as in S2, S3, S6b, S7.
+   */
+  readonly intercept?: InterceptCa;
 }
 
 export interface RunningProxy {
@@ -25,9 +37,12 @@ export interface RunningProxy {
 export interface ProxyPeer {
   readonly id: PeerId;
   readonly label: string;
+  /** Can decrypt CONNECT tunnels (TLS interception); false: interception scenarios are n/a. */
+  readonly canIntercept: boolean;
   /** undefined when usable, else why not (e.g. "not installed"). */
-  unavailable(): string | undefined;
-  version(): Promise<string>;
+  /** root: the Portcullis checkout (only Portcullis uses it). */
+  unavailable(root?: string): string | undefined;
+  version(root?: string): Promise<string>;
   /** Starts a fresh instance (new temp dir, config and port) and waits until it accepts. */
   start(ctx: PeerContext): Promise<RunningProxy>;
 }

@@ -1,7 +1,7 @@
 /**
  * Name resolution for the peers without touching the machine's /etc/hosts: each peer runs in
  * its own mount namespace (`unshare -m`, private propagation) where a copy of /etc/hosts with
- * `127.0.0.1 origin.test` added is bind-mounted over /etc/hosts. Squid, tinyproxy and
+ * `127.0.0.1 origin.test` (and S8's h1…h200.origin.test) added is bind-mounted over /etc/hosts. Squid, tinyproxy and
  * mitmproxy then resolve origin.test as they normally would, from /etc/hosts; the machine's
  * file and every other process are unaffected. Portcullis pins the name in its own config.
  */
@@ -15,11 +15,12 @@ export interface PrivateHosts {
   wrap(cmd: string, args: readonly string[]): [string, string[]];
 }
 
-export const preparePrivateHosts = (dir: string, name: string): PrivateHosts => {
+export const preparePrivateHosts = (dir: string, names: readonly string[]): PrivateHosts => {
+  const name = names[0] ?? 'localhost';
   const file = path.join(dir, 'hosts');
   let original = '';
   try { original = readFileSync('/etc/hosts', 'utf8'); } catch { /* none */ }
-  writeFileSync(file, `${original.trimEnd()}\n127.0.0.1 ${name}\n`);
+  writeFileSync(file, `${original.trimEnd()}\n${names.map((n) => `127.0.0.1 ${n}`).join('\n')}\n`);
   const script = 'mount --bind "$0" /etc/hosts && exec "$@"';
   const probe = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, file, 'getent', 'hosts', name], { encoding: 'utf8', timeout: 10_000 });
   const works = probe.status === 0 && probe.stdout.includes('127.0.0.1');

@@ -101,7 +101,8 @@ export const startProcess = (
     // Helpers left in the group (e.g. squid's log daemon) go too.
     signalGroup('SIGKILL');
   };
-  janitor.addProcess(name, () => signalGroup('SIGKILL'), stop);
+  const forget = janitor.addProcess(name, () => signalGroup('SIGKILL'), stop);
+  void exitedPromise.then(() => { if (child.pid !== undefined) { try { process.kill(-child.pid, 0); } catch { forget(); } } });
   return {
     name,
     pid: child.pid ?? -1,
@@ -128,9 +129,12 @@ export const runCommand = (
   cmd: string,
   args: readonly string[],
   timeoutMs: number,
+  janitor?: Janitor,
 ): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> =>
   new Promise((resolve) => {
     const child = spawn(cmd, [...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const killGroup = (): void => { try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } };
+    const forget = janitor?.addProcess(cmd, killGroup, async () => killGroup()) ?? ((): void => {});
     let stdout = '';
     let stderr = '';
     let timedOut = false;
@@ -140,8 +144,8 @@ export const runCommand = (
       timedOut = true;
       try { if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ }
     }, timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut }); });
-    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr, timedOut }); });
+    child.on('error', (err) => { clearTimeout(timer); forget(); resolve({ code: null, stdout, stderr: `${stderr}${err.message}`, timedOut }); });
+    child.on('close', (code) => { clearTimeout(timer); forget(); resolve({ code, stdout, stderr, timedOut }); });
   });
 
 /** A port that was free a moment ago on 127.0.0.1. */

@@ -3,13 +3,16 @@
  * returns one RunOutcome; bench.ts repeats it, takes medians and builds the table.
  */
 import type { BenchOptions } from './args.js';
+import { treeCpuMs } from './cpu.js';
 import { runDownload } from './curl-download.js';
+import type { InterceptCa } from './intercept-ca.js';
 import type { Janitor } from './janitor.js';
 import type { LoadOptions } from './loadgen-types.js';
 import { runLoadgen, startHolder } from './loadgen-runner.js';
-import { LARGE_BYTES, LARGE_PATH, ORIGIN_NAME, SMALL_PATH, type Origin } from './origin.js';
+import { FIRST_CONTACT_HOSTS, firstContactHost, LARGE_BYTES, LARGE_PATH, ORIGIN_NAME, SMALL_PATH, type Origin } from './origin.js';
 import type { RunOutcome } from './outcome.js';
 import type { PeerId, RunningProxy } from './peer.js';
+import type { PrivateHosts } from './private-hosts.js';
 import { commandExists, type CpuPlan } from './procs.js';
 import { treeRssKiB } from './rss.js';
 import { runWrk } from './wrk.js';
@@ -20,6 +23,10 @@ export interface BenchEnv {
   readonly janitor: Janitor;
   readonly options: BenchOptions;
   readonly scratchDir: string;
+  readonly hosts: PrivateHosts;
+  readonly portcullisRoot: string;
+  /** The CA the intercepting proxies sign with (S4, S5, S8); the load generator trusts it. */
+  readonly interceptCa: InterceptCa;
 }
 
 export interface Target {
@@ -32,6 +39,11 @@ export interface Metric {
   readonly label: string;
   readonly better: 'higher' | 'lower';
   readonly digits: number;
+  /**
+   * Derived after all targets ran: this target's value of the named metric minus the direct
+   * column's (e.g. S8's first-contact overhead). Not shown for direct.
+   */
+  readonly minusDirect?: string;
 }
 
 export interface Scenario {
@@ -43,6 +55,8 @@ export interface Scenario {
   readonly hasDirect: boolean;
   /** false: measured once (not a throughput scenario). */
   readonly repeated: boolean;
+  /** true: the proxies run with TLS interception (peers that cannot intercept are n/a). */
+  readonly intercept?: boolean;
   /** undefined when runnable, else why every cell is n/a. */
   unavailable(): string | undefined;
   warmup?(env: BenchEnv, target: Target): Promise<void>;
@@ -57,6 +71,7 @@ const loadOptions = (env: BenchEnv, target: Target, extra: Pick<LoadOptions, 'tl
   proxyPort: target.proxy?.port,
   caFile: env.origin.caFile,
   servername: ORIGIN_NAME,
+  authorityHost: ORIGIN_NAME,
   path: SMALL_PATH,
   connections: env.options.connections,
   durationSec,
@@ -65,12 +80,12 @@ const loadOptions = (env: BenchEnv, target: Target, extra: Pick<LoadOptions, 'tl
 });
 
 const loadgenOutcome = async (env: BenchEnv, options: LoadOptions): Promise<RunOutcome> => {
-  const { result, problem, command } = await runLoadgen(env.cpus, options);
+  const { result, problem, command } = await runLoadgen(env.janitor, env.cpus, options);
   if (!result) return { values: {}, errors: 1, detail: problem, command };
   const kinds = Object.entries(result.errorKinds).map(([k, v]) => `${k} ${v}`).join(', ');
   const statuses = Object.entries(result.statuses).map(([k, v]) => `${k}: ${v}`).join(', ');
   return {
-    values: { rps: result.rps, p50: result.p50Ms, p99: result.p99Ms },
+    values: { rps: result.rps, p50: result.p50Ms, p99: result.p99Ms, requests: result.requests, ...(result.maxMs !== undefined ? { max: result.maxMs } : {}) },
     errors: result.non200 + result.errors,
     detail: `${result.requests} responses (${statuses || 'none'}) in ${result.elapsedSec} s over ${result.connections} connections = ${result.rps.toFixed(0)}/s; ` +
       `errors ${result.errors}${kinds ? ` (${kinds})` : ''}${result.errorSamples.length ? `; e.g. ${result.errorSamples[0]}` : ''}`,
@@ -78,38 +93,58 @@ const loadgenOutcome = async (env: BenchEnv, options: LoadOptions): Promise<RunO
   };
 };
 
+/**
+ * Runs `run` and adds `cpuUs`: the proxy process tree's CPU time (user + system, from
+ * /proc/PID/stat) during the run ÷ the responses counted (the run's `requests` value).
+ */
+const withProxyCpu = async (target: Target, run: () => Promise<RunOutcome>): Promise<RunOutcome> => {
+  const pid = target.proxy?.pid;
+  const before = pid !== undefined ? treeCpuMs(pid) : Number.NaN;
+  const outcome = await run();
+  if (pid === undefined) return outcome;
+  const usedMs = treeCpuMs(pid) - before;
+  const requests = outcome.values.requests ?? Number.NaN;
+  const perRequestUs = requests > 0 ? (usedMs * 1000) / requests : Number.NaN;
+  return {
+    ...outcome,
+    values: { ...outcome.values, cpuUs: perRequestUs },
+    detail: `${outcome.detail}; proxy CPU ${usedMs.toFixed(0)} ms = ${perRequestUs.toFixed(0)} µs per response`,
+  };
+};
+
 const RPS: Metric = { key: 'rps', label: 'req/s', better: 'higher', digits: 0 };
 const P50: Metric = { key: 'p50', label: 'p50 latency (ms)', better: 'lower', digits: 2 };
 const P99: Metric = { key: 'p99', label: 'p99 latency (ms)', better: 'lower', digits: 2 };
 const MBPS: Metric = { key: 'mbps', label: 'MB/s (10^6 B/s)', better: 'higher', digits: 0 };
+const CPU: Metric = { key: 'cpuUs', label: 'proxy CPU per request (µs)', better: 'lower', digits: 0 };
 
 const s1: Scenario = {
   id: 'S1',
   title: 'plain HTTP, 1 KiB, keep-alive',
   description: 'wrk (-t1 -c50 --latency, keep-alive) sends GET /1k; through a proxy as absolute-form requests (`GET http://127.0.0.1:ORIGIN/1k`), direct to nginx as origin-form.',
-  metrics: [RPS, P50, P99],
+  metrics: [RPS, P50, P99, CPU],
   hasDirect: true,
   repeated: true,
   unavailable: () => (commandExists('wrk') ? undefined : 'wrk not installed'),
   async warmup(env, target) {
-    await runWrk({ cpus: env.cpus, scriptDir: env.scratchDir, originPort: env.origin.httpPort, path: SMALL_PATH, proxyPort: target.proxy?.port, connections: env.options.connections, durationSec: env.options.warmupSec });
+    await runWrk({ janitor: env.janitor, cpus: env.cpus, scriptDir: env.scratchDir, originPort: env.origin.httpPort, path: SMALL_PATH, proxyPort: target.proxy?.port, connections: env.options.connections, durationSec: env.options.warmupSec });
   },
-  runOnce: (env, target) => runWrk({
-    cpus: env.cpus, scriptDir: env.scratchDir, originPort: env.origin.httpPort, path: SMALL_PATH,
+  runOnce: (env, target) => withProxyCpu(target, () => runWrk({
+    janitor: env.janitor, cpus: env.cpus, scriptDir: env.scratchDir, originPort: env.origin.httpPort, path: SMALL_PATH,
     proxyPort: target.proxy?.port, connections: env.options.connections, durationSec: env.options.durationSec,
-  }),
+  })),
 };
 
 const s2: Scenario = {
   id: 'S2',
   title: 'HTTPS in a CONNECT tunnel, 1 KiB, keep-alive',
-  description: 'Node load generator: 50 connections, each sends CONNECT once, does a TLS handshake with nginx through the tunnel, then GET /1k one at a time (keep-alive, no pipelining) until the time is up. Direct: the same TLS connections straight to nginx.',
+  description: 'Node load generator: 50 connections, each sends `CONNECT origin.test:TLSPORT` once, does a TLS handshake (SNI origin.test) with nginx through the tunnel, then GET /1k one at a time (keep-alive, no pipelining) until the time is up. Direct: the same TLS connections straight to nginx.',
   metrics: [RPS, P50, P99],
   hasDirect: true,
   repeated: true,
   unavailable: () => undefined,
   async warmup(env, target) {
-    await runLoadgen(env.cpus, loadOptions(env, target, { tls: true, originPort: env.origin.httpsPort, newConnectionPerRequest: false }, env.options.warmupSec));
+    await runLoadgen(env.janitor, env.cpus, loadOptions(env, target, { tls: true, originPort: env.origin.httpsPort, newConnectionPerRequest: false }, env.options.warmupSec));
   },
   runOnce: (env, target) =>
     loadgenOutcome(env, loadOptions(env, target, { tls: true, originPort: env.origin.httpsPort, newConnectionPerRequest: false }, env.options.durationSec)),
@@ -118,25 +153,26 @@ const s2: Scenario = {
 const s3: Scenario = {
   id: 'S3',
   title: 'new CONNECT tunnel per request',
-  description: 'Node load generator: 50 concurrent loops of connect -> CONNECT -> GET /1k (plain HTTP inside the tunnel, `Connection: close`) -> close. Measures tunnels set up per second; latency is from TCP connect to the end of the response. Direct: a new TCP connection to nginx per request.',
+  description: 'Node load generator: 50 concurrent loops of TCP connect -> `CONNECT origin.test:PORT` -> GET /1k in plain HTTP inside the tunnel (`Connection: close`) -> close. Measures tunnels set up and torn down per second; latency is from TCP connect to the end of the response. Direct: a new TCP connection to nginx per request. Plain HTTP inside, because on this kind of VM a TLS handshake costs ~5 ms of wall time even against `openssl s_server`, which would hide the proxies\' own cost; Portcullis runs with `missing_sni: allow` so its SNI peek lets the plain bytes through.',
   metrics: [{ ...RPS, label: 'tunnels/s (direct: connections/s)' }, P50, P99],
   hasDirect: true,
   repeated: true,
   unavailable: () => undefined,
   async warmup(env, target) {
-    await runLoadgen(env.cpus, loadOptions(env, target, { tls: false, originPort: env.origin.httpPort, newConnectionPerRequest: true }, env.options.warmupSec));
+    await runLoadgen(env.janitor, env.cpus, loadOptions(env, target, { tls: false, originPort: env.origin.httpPort, newConnectionPerRequest: true }, env.options.warmupSec));
   },
   runOnce: (env, target) =>
     loadgenOutcome(env, loadOptions(env, target, { tls: false, originPort: env.origin.httpPort, newConnectionPerRequest: true }, env.options.durationSec)),
 };
 
-const download = (tunnel: boolean) => (env: BenchEnv, target: Target): Promise<RunOutcome> =>
+const download = (https: boolean) => (env: BenchEnv, target: Target): Promise<RunOutcome> =>
   runDownload({
+    janitor: env.janitor,
     cpus: env.cpus,
-    url: `http://127.0.0.1:${env.origin.httpPort}${LARGE_PATH}`,
+    url: https ? `https://${ORIGIN_NAME}:${env.origin.httpsPort}${LARGE_PATH}` : `http://127.0.0.1:${env.origin.httpPort}${LARGE_PATH}`,
     expectedBytes: LARGE_BYTES,
     proxyPort: target.proxy?.port,
-    tunnel,
+    caFile: https ? env.origin.caFile : undefined,
   });
 
 const s6a: Scenario = {
@@ -152,8 +188,8 @@ const s6a: Scenario = {
 
 const s6b: Scenario = {
   id: 'S6b',
-  title: '100 MiB download through a CONNECT tunnel',
-  description: '`curl -p -x PROXY http://127.0.0.1:ORIGIN/100m`: curl opens a CONNECT tunnel and fetches the file through it (direct: without a proxy).',
+  title: '100 MiB HTTPS download through a CONNECT tunnel',
+  description: '`curl --cacert CA -x PROXY https://origin.test:TLSPORT/100m`: curl opens a CONNECT tunnel and fetches the file over TLS through it (direct: `--resolve origin.test:TLSPORT:127.0.0.1` without a proxy). TLS costs curl and nginx the same in every column.',
   metrics: [MBPS],
   hasDirect: true,
   repeated: true,
@@ -164,7 +200,7 @@ const s6b: Scenario = {
 const s7: Scenario = {
   id: 'S7',
   title: 'memory: idle and with idle CONNECT tunnels',
-  description: 'VmRSS summed over the proxy\'s process tree (from /proc) after start, then with N idle CONNECT tunnels open to nginx\'s plain port (opened 100 at a time by the load generator, each answered 200); KiB per tunnel = growth / tunnels. A fresh proxy instance is used.',
+  description: 'VmRSS summed over the proxy\'s process tree (from /proc) 1.5 s after start, then 2 s after N idle tunnels are up: `CONNECT origin.test:TLSPORT`, 200, TLS handshake with nginx completed, then nothing (opened 100 at a time by the load generator); KiB per tunnel = growth / tunnels. A fresh proxy instance is used.',
   metrics: [
     { key: 'idleMiB', label: 'RSS idle (MiB)', better: 'lower', digits: 1 },
     { key: 'loadedMiB', label: 'RSS with idle tunnels (MiB)', better: 'lower', digits: 1 },
@@ -179,8 +215,8 @@ const s7: Scenario = {
     await sleep(1500);
     const idle = treeRssKiB(proxy.pid);
     const holder = await startHolder(env.janitor, env.cpus, {
-      kind: 'hold', mode: 'connect', proxyPort: proxy.port, originPort: env.origin.httpPort, tls: false,
-      servername: ORIGIN_NAME, path: SMALL_PATH, connections: env.options.tunnels, durationSec: 0,
+      kind: 'hold', mode: 'connect', proxyPort: proxy.port, originPort: env.origin.httpsPort, tls: true,
+      caFile: env.origin.caFile, servername: ORIGIN_NAME, authorityHost: ORIGIN_NAME, path: SMALL_PATH, connections: env.options.tunnels, durationSec: 0,
       newConnectionPerRequest: false, timeoutMs: 20_000, holdSeconds: 120,
     });
     try {
@@ -200,4 +236,68 @@ const s7: Scenario = {
   },
 };
 
-export const ALL_SCENARIOS: readonly Scenario[] = [s1, s2, s3, s6a, s6b, s7];
+/** Load options for the interception scenarios: the client trusts the interception CA through a proxy, the origin CA direct. */
+const interceptLoad = (env: BenchEnv, target: Target, newConnectionPerRequest: boolean, durationSec: number): LoadOptions => ({
+  ...loadOptions(env, target, { tls: true, originPort: env.origin.httpsPort, newConnectionPerRequest }, durationSec),
+  caFile: target.proxy ? env.interceptCa.certFile : env.origin.caFile,
+});
+
+const INTERCEPT_NOTE = 'The proxies decrypt the tunnel: Portcullis with a rule `inspect: true` for origin.test and *.origin.test, Squid with `ssl_bump bump all`, mitmproxy without `ignore_hosts`; each presents a certificate it mints for the name, signed by the bench interception CA the client trusts, and verifies nginx against the origin CA. tinyproxy cannot intercept.';
+
+const s4: Scenario = {
+  id: 'S4',
+  title: 'intercepted HTTPS, 1 KiB, keep-alive',
+  description: `Node load generator: 50 connections, each sends \`CONNECT origin.test:TLSPORT\` once, does a TLS handshake (SNI origin.test) with the proxy, then GET /1k one at a time (keep-alive, no pipelining) until the time is up; every request is decrypted, checked and forwarded by the proxy over its own TLS connection to nginx. ${INTERCEPT_NOTE} Direct: TLS keep-alive straight to nginx (as S2). Proxy CPU per request = the proxy's CPU time during the run ÷ responses.`,
+  metrics: [RPS, P50, P99, CPU],
+  hasDirect: true,
+  repeated: true,
+  intercept: true,
+  unavailable: () => undefined,
+  async warmup(env, target) {
+    await runLoadgen(env.janitor, env.cpus, interceptLoad(env, target, false, env.options.warmupSec));
+  },
+  runOnce: (env, target) => withProxyCpu(target, () => loadgenOutcome(env, interceptLoad(env, target, false, env.options.durationSec))),
+};
+
+const s5: Scenario = {
+  id: 'S5',
+  title: 'intercepted HTTPS, new connection per request',
+  description: `Node load generator: 50 concurrent loops of TCP connect -> \`CONNECT origin.test:TLSPORT\` -> a full TLS handshake with the proxy (no session resumption) -> GET /1k (\`Connection: close\`) -> close: client handshakes per second (the certificate for origin.test is minted once and then cached by every proxy); latency from TCP connect to the end of the response. ${INTERCEPT_NOTE} How each proxy reaches nginx is its own business (a pooled or a new upstream TLS connection). Direct: a new TLS connection to nginx per request.`,
+  metrics: [{ ...RPS, label: 'handshakes/s (direct: TLS connections/s)' }, P50, P99, CPU],
+  hasDirect: true,
+  repeated: true,
+  intercept: true,
+  unavailable: () => undefined,
+  async warmup(env, target) {
+    await runLoadgen(env.janitor, env.cpus, interceptLoad(env, target, true, env.options.warmupSec));
+  },
+  runOnce: (env, target) => withProxyCpu(target, () => loadgenOutcome(env, interceptLoad(env, target, true, env.options.durationSec))),
+};
+
+const FIRST_CONTACT_WARMUP = 20;
+
+const s8: Scenario = {
+  id: 'S8',
+  title: `first request to each of ${FIRST_CONTACT_HOSTS} new host names, intercepted`,
+  description: `Node load generator, one request at a time: for h1.origin.test … h${FIRST_CONTACT_HOSTS}.origin.test (all pinned to 127.0.0.1; nginx's certificate covers *.origin.test), a new TCP connection, \`CONNECT hN.origin.test:TLSPORT\`, TLS with SNI hN.origin.test, GET /1k, close; latency from TCP connect to the end of the response, so each one includes minting a certificate for a name the proxy has not seen and its first TLS connection to that name upstream. ${INTERCEPT_NOTE} Before the measured names, ${FIRST_CONTACT_WARMUP} unmeasured requests to origin.test warm the proxy's code paths (not the names). Direct: the same sequence straight to nginx (TCP + TLS + GET). Overhead = the proxy's percentile minus direct's. Fresh proxy instance, measured once.`,
+  metrics: [
+    { key: 'p50', label: 'p50 first-request latency (ms)', better: 'lower', digits: 2 },
+    { key: 'p99', label: 'p99 first-request latency (ms)', better: 'lower', digits: 2 },
+    { key: 'p50Overhead', label: 'p50 first-contact overhead, proxy − direct (ms)', better: 'lower', digits: 2, minusDirect: 'p50' },
+    { key: 'p99Overhead', label: 'p99 first-contact overhead, proxy − direct (ms)', better: 'lower', digits: 2, minusDirect: 'p99' },
+  ],
+  hasDirect: true,
+  repeated: false,
+  intercept: true,
+  unavailable: () => undefined,
+  async runOnce(env, target) {
+    const base = { ...interceptLoad(env, target, true, 120), kind: 'first-contact' as const, connections: 1, timeoutMs: 10_000 };
+    await runLoadgen(env.janitor, env.cpus, { ...base, durationSec: 60, hosts: Array.from({ length: FIRST_CONTACT_WARMUP }, () => ORIGIN_NAME) });
+    const hosts = Array.from({ length: FIRST_CONTACT_HOSTS }, (_, i) => firstContactHost(i + 1));
+    const outcome = await loadgenOutcome(env, { ...base, hosts });
+    const max = outcome.values.max;
+    return max !== undefined ? { ...outcome, detail: `${outcome.detail}; slowest ${max.toFixed(1)} ms` } : outcome;
+  },
+};
+
+export const ALL_SCENARIOS: readonly Scenario[] = [s1, s2, s3, s4, s5, s6a, s6b, s7, s8];

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Janitor } from './janitor.js';
 import type { RunOutcome } from './outcome.js';
 import { pinned, runCommand, shellLine, type CpuPlan } from './procs.js';
 
@@ -18,6 +19,7 @@ end
 `;
 
 export interface WrkRun {
+  readonly janitor: Janitor;
   readonly cpus: CpuPlan;
   readonly scriptDir: string;
   readonly originPort: number;
@@ -39,7 +41,7 @@ export const runWrk = async (run: WrkRun): Promise<RunOutcome> => {
   const wrkArgs = ['-t1', `-c${run.connections}`, `-d${run.durationSec}s`, '--latency', '-H', 'Connection: keep-alive', '-s', script, url];
   const [cmd, args] = pinned(run.cpus, run.cpus.loadCpu, 'wrk', wrkArgs);
   const command = shellLine(cmd, args);
-  const result = await runCommand(cmd, args, (run.durationSec + 30) * 1000);
+  const result = await runCommand(cmd, args, (run.durationSec + 30) * 1000, run.janitor);
   const line = /WRK_RESULT ([\d. ]+)/.exec(result.stdout);
   if (!line?.[1]) {
     return { values: {}, errors: 1, detail: `wrk failed (code ${result.code}${result.timedOut ? ', timed out' : ''}): ${(result.stderr || result.stdout).trim().slice(0, 300)}`, command };
@@ -49,7 +51,7 @@ export const runWrk = async (run: WrkRun): Promise<RunOutcome> => {
   const errors = connect + read + write + status + timeout;
   const rps = requests / (durationUs / 1e6);
   return {
-    values: { rps, p50: p50Us / 1000, p99: p99Us / 1000 },
+    values: { rps, p50: p50Us / 1000, p99: p99Us / 1000, requests },
     errors,
     detail: `${requests} requests in ${(durationUs / 1e6).toFixed(2)} s = ${rps.toFixed(0)} req/s; non-2xx/3xx ${status}; socket errors connect ${connect}, read ${read}, write ${write}, timeout ${timeout}`,
     command,
