@@ -94,7 +94,9 @@ const upstreamTlsSettings = (config: ProxyConfig): UpstreamTlsSettings => {
       throw new PortcullisError('PCL_ERR_CONFIG_READ', `upstream.tls.extra_ca: cannot read ${file}: ${(error as Error).message}`, { cause: error });
     }
   });
-  return Object.freeze({ ca: Object.freeze([...tls.rootCertificates, ...systemCaBundle(), ...extra]), minVersion: config.upstream?.tls?.min_version ?? 'TLSv1.2' });
+  const ca = Object.freeze([...tls.rootCertificates, ...systemCaBundle(), ...extra]);
+  const minVersion = config.upstream?.tls?.min_version ?? 'TLSv1.2';
+  return Object.freeze({ ca, minVersion, context: tls.createSecureContext({ ca: [...ca], minVersion }) });
 };
 
 export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: () => number = Date.now): ProxyState => {
