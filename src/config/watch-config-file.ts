@@ -18,7 +18,10 @@ export const watchConfigFile = (file: string, onChange: () => void, options: { d
   const name = path.basename(file);
   const digest = async (): Promise<string | undefined> => {
     try {
-      return createHash('sha256').update(await readFile(file)).digest('hex');
+      const bytes = await readFile(file);
+      // An empty file is what a writer leaves between truncating and writing: never reload
+      // that (it would be a valid config with no rules, denying everything).
+      return bytes.length === 0 ? undefined : createHash('sha256').update(bytes).digest('hex');
     } catch {
       return undefined;
     }
@@ -31,13 +34,14 @@ export const watchConfigFile = (file: string, onChange: () => void, options: { d
     last = digest();
     void Promise.all([previous, last]).then(([before, now]) => {
       if (now !== undefined && now !== before) onChange();
+      if (now === undefined) last = previous;
     });
   };
   try {
     watcher = watch(directory, { persistent: false }, (_event, changed) => {
       if (changed !== null && changed !== name) return;
       clearTimeout(timer);
-      timer = setTimeout(check, options.debounceMs ?? 200);
+      timer = setTimeout(check, options.debounceMs ?? 300);
     });
     watcher.on('error', () => watcher?.close());
   } catch {
