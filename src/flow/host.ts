@@ -34,7 +34,27 @@ export const canonicalIp = (address: ipaddr.IPv4 | ipaddr.IPv6): CanonicalHost =
  * "2130706433" are recognised as 127.0.0.1 rather than passed on to a resolver that would
  * interpret them the same way behind the policy's back.
  */
-export const parseHost = (raw: string): HostParseResult => {
+export const parseHost = (raw: string): HostParseResult => fastCanonicalHost(raw) ?? parseHostThoroughly(raw);
+
+// Text the WHATWG parser would return unchanged: a canonical dotted quad, or lowercase ASCII
+// labels of 1-63 characters, none punycode (those get validated), the last one not numeric.
+// Everything else takes the thorough path; a property test checks both agree.
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const PLAIN_NAME = /^(?:[a-z0-9_-]{1,63}\.)*[a-z0-9_-]*[a-z_-][a-z0-9_-]*$/;
+const PUNYCODE_LABEL = /(?:^|\.)xn--/;
+
+const fastCanonicalHost = (raw: string): HostParseResult | undefined => {
+  if (raw.length > MAX_NAME_LENGTH) return undefined;
+  if (CANONICAL_IPV4.test(raw)) return { ok: true, value: { kind: 'ip', host: raw, family: 4 } };
+  if (!PLAIN_NAME.test(raw) || PUNYCODE_LABEL.test(raw)) return undefined;
+  const lastDot = raw.lastIndexOf('.');
+  const last = raw.slice(lastDot + 1);
+  if (last.length > MAX_LABEL_LENGTH || /^0x[0-9a-f]*$/.test(last)) return undefined;
+  return { ok: true, value: { kind: 'name', host: raw } };
+};
+
+/** The full parse, through the WHATWG host parser; exported for the property test of the fast path. */
+export const parseHostThoroughly = (raw: string): HostParseResult => {
   if (raw.length === 0) return fail('empty host');
   if (raw.length > 1024) return fail('host too long');
   let text = raw;

@@ -30,6 +30,8 @@ export const sameDestination = (a: Destination, b: Destination): boolean => a.ho
  * (what some HTTP libraries send) is harmless and accepted.
  */
 const hostHeaderAgrees = (value: string, destination: Destination, defaultPort: number, req: http.IncomingMessage): boolean => {
+  // The usual case, a Host already in canonical form, needs no parsing: canonical text parses to itself.
+  if (value === formatHostHeader(destination, defaultPort)) return true;
   const fromHeader = parseAuthority(value, defaultPort);
   if (!fromHeader.ok) return false;
   if (sameDestination(fromHeader.value, destination)) return true;

@@ -169,7 +169,8 @@ export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
       const detail = `port ${port} is not allowed for ${host.host} (${facts.transport})`;
       return { ok: false, decision: deny('port-not-allowed', byHost[0].name, detail) };
     }
-    const clientIp = parseClientIp(facts.clientIp);
+    // Parsed only when a candidate rule has `clients`: most policies never look at it.
+    const clientIp = byPort.some((rule) => rule.client !== undefined) ? parseClientIp(facts.clientIp) : undefined;
     const clientOk = (rule: CompiledRule): boolean => rule.client?.matches(clientIp) ?? true;
     const byClient = byPort.filter((rule) => clientOk(rule) && (rule.user?.matches(facts.user) ?? true));
     if (!nonEmpty(byClient)) {

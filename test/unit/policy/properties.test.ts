@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseHost } from '../../../src/flow/host.js';
+import { parseHost, parseHostThoroughly } from '../../../src/flow/host.js';
 import { normalizePath, pathMatchesPrefix } from '../../../src/policy/path-normalizer.js';
 import { compilePolicy } from '../../../src/policy/policy-engine.js';
 
@@ -40,6 +40,21 @@ test('parseHost is idempotent on the hosts it accepts', () => {
     const again = parseHost(first.value.kind === 'ip' && first.value.family === 6 ? `[${first.value.host}]` : first.value.host);
     assert.deepEqual(again, first);
   }), RUNS);
+});
+
+test('parseHost\'s fast path agrees with the WHATWG parser on every input', () => {
+  // Biased to what the fast path takes (lowercase labels, dotted quads) and its edges.
+  const pieces = ['a', 'z', 'x', 'e', '0', '1', '9', '00', '01', '08', '255', '256', '1000', '0x', '0xff', '.', '..', '-', '_',
+    'xn--', 'xn--bcher-kva', 'A', 'ü', ':', '%', ' ', 'a'.repeat(63), 'b'.repeat(64)];
+  const hostish = fc.array(fc.constantFrom(...pieces), { maxLength: 12 }).map((parts) => parts.join(''));
+  const quad = fc.array(fc.oneof(fc.integer({ min: 0, max: 300 }).map(String), fc.constantFrom('0x7f', '010', '')), { minLength: 1, maxLength: 5 })
+    .map((parts) => parts.join('.'));
+  fc.assert(fc.property(fc.oneof(hostish, quad, anyString), (text) => {
+    assert.deepEqual(parseHost(text), parseHostThoroughly(text));
+  }), { numRuns: 5000 });
+  for (const text of ['example.com', '127.0.0.1', '0.0.0.0', '255.255.255.255', '1.2.3', 'a.0x1', 'a.1e5', 'x_y.z-', `${'a'.repeat(63)}.com`, `${'a'.repeat(64)}.com`, `${'a.'.repeat(126)}a`, `${'a.'.repeat(127)}a`, 'a.xn--bcher-kva', 'xn--a']) {
+    assert.deepEqual(parseHost(text), parseHostThoroughly(text), text);
+  }
 });
 
 test('normalizePath never throws on arbitrary strings', () => {
