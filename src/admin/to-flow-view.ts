@@ -7,7 +7,8 @@ export const decisionOf = (record: FlowRecord): FlowDecision =>
 
 /** The API view of a record: numbered, with the display URL (absolute, userinfo redacted). */
 export const toFlowView = (record: FlowRecord, seq: number): FlowView =>
-  Object.freeze({ ...record, url: displayUrl(record), seq, decision: decisionOf(record) });
+  // Object.assign, not spread: spreading a record into a literal is V8's slow generic path (µs per flow).
+  Object.freeze(Object.assign({}, record, { url: displayUrl(record), seq, decision: decisionOf(record) }));
 
 /** A view without headers, for rows and the live stream. */
 export const toFlowSummary = (view: FlowView): FlowSummary => {

@@ -163,7 +163,7 @@ export const createInterceptor = (runtime: ProxyRuntime, listener: ListenerInfo,
         });
         secure.once('secure', () => {
           flow.fields.tls = tlsFacts(secure, flow.fields.sni);
-          const withTls: TunnelContext = { ...tunnel, tls: flow.fields.tls };
+          const withTls: TunnelContext = Object.assign({}, tunnel, { tls: flow.fields.tls });
           if (secure.alpnProtocol === 'h2') {
             handingOver = withTls;
             h2server.emit('connection', http2StreamAdapter(secure));
