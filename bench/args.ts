@@ -16,6 +16,8 @@ export interface BenchOptions {
   readonly portcullisRef: string | undefined;
   /** Before each target: wait up to this many seconds for the machine to be < 20 % busy. */
   readonly waitQuietSec: number;
+  /** Processes per proxy (Portcullis --workers N, Squid workers N); undefined: each at its default. */
+  readonly workers: number | undefined;
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -31,7 +33,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --out FILE          results file (default bench/results/latest.md)
   --portcullis DIR    benchmark the Portcullis checkout in DIR (built: DIR/dist) instead of this one
   --portcullis-ref R  benchmark git ref R (e.g. HEAD), exported with git archive and built in a temp dir
-  --wait-quiet S      before each target, wait up to S s for the machine to be < 20 % busy (default 0)`;
+  --wait-quiet S      before each target, wait up to S s for the machine to be < 20 % busy (default 0)
+  --workers N         equal process counts: Portcullis --workers N and Squid \`workers N\`
+                      (default: each at its own default: Portcullis one worker per CPU it may
+                      use, which pinned to one CPU is 1; Squid 1); pins proxies to CPUs 0..N-1
+                      when the machine has N+1 CPUs, else nothing is pinned`;
 
 const positiveInt = (name: string, value: string | undefined, max: number): number => {
   const n = Number(value);
@@ -52,6 +58,7 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
   let portcullis: string | undefined;
   let portcullisRef: string | undefined;
   let waitQuietSec = 0;
+  let workers: number | undefined;
   const explicit = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -70,6 +77,7 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
       case '--portcullis': portcullis = value(); break;
       case '--portcullis-ref': portcullisRef = value(); break;
       case '--wait-quiet': waitQuietSec = positiveInt(arg, value(), 600); break;
+      case '--workers': workers = positiveInt(arg, value(), 64); break;
       default: throw new Error(`unknown option ${arg}\n${USAGE}`);
     }
   }
@@ -78,5 +86,5 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
     if (!explicit.has('duration')) durationSec = 3;
     if (!explicit.has('warmup')) warmupSec = 1;
   }
-  return { runs, durationSec, warmupSec, connections, tunnels, scenarios, peers, out, quick, portcullis, portcullisRef, waitQuietSec };
+  return { runs, durationSec, warmupSec, connections, tunnels, scenarios, peers, out, quick, portcullis, portcullisRef, waitQuietSec, workers };
 };

@@ -66,6 +66,7 @@ const measureTarget = async (
       proxy = await peer.start({
         janitor: env.janitor, cpus: env.cpus, origin: env.origin, hosts: env.hosts, portcullisRoot: env.portcullisRoot,
         ...(scenario.intercept ? { intercept: env.interceptCa } : {}),
+        ...(env.options.workers !== undefined ? { workers: env.options.workers } : {}),
       });
     } catch (err) {
       log(`${label} failed to start: ${(err as Error).message}`);
@@ -135,7 +136,7 @@ const main = async (): Promise<number> => {
   watchdog.unref();
 
   const started = Date.now();
-  const cpus = planCpus();
+  const cpus = planCpus(opts.workers ?? 1);
   let portcullisRoot = path.resolve(opts.portcullis ?? REPO_ROOT);
   const collected: Collected = { runLog: [], commands: [], configs: [], seenCommands: new Set() };
   try {
@@ -193,6 +194,9 @@ const main = async (): Promise<number> => {
     const setup = [
       `all traffic on 127.0.0.1; origin: nginx (worker_processes 1, access_log off, sendfile on) serving /1k (1024 bytes) and /100m (100 MiB), plain and TLS (ECDSA P-256 cert for origin.test, *.origin.test and 127.0.0.1, signed by a throw-away origin CA)`,
       `CPU placement: ${cpus.description}`,
+      opts.workers === undefined
+        ? 'processes: every proxy at its default: Portcullis without --workers (one worker per CPU it may use: under `taskset -c 0`, 1), Squid `workers 1` (`squid -N`), mitmproxy and tinyproxy one process each'
+        : `processes: equal counts, Portcullis \`--workers ${opts.workers}\` and Squid \`workers ${opts.workers}\`${opts.workers > 1 ? ' (`squid --foreground`: a master plus its kids)' : ''}; mitmproxy and tinyproxy cannot be given more processes and run as usual`,
       `plain HTTP scenarios (S1, S6a) use \`http://127.0.0.1:ORIGIN/...\` for everyone; tunnel scenarios CONNECT to the name \`${ORIGIN_NAME}:PORT\`, because Portcullis checks that a spliced tunnel's TLS SNI names the CONNECT host (so an IP CONNECT carrying SNI ${ORIGIN_NAME} would be refused); S2, S6b and S7 speak TLS with SNI ${ORIGIN_NAME} inside, S3 plain HTTP (Portcullis runs with \`missing_sni: allow\` for it). Portcullis pins ${ORIGIN_NAME} with \`resolve:\`; Squid, tinyproxy and mitmproxy each run in a private mount namespace whose /etc/hosts adds \`127.0.0.1 ${ORIGIN_NAME}\` (the machine's /etc/hosts is not touched)`,
       `interception scenarios (S4, S5, S8): the proxies decrypt CONNECT tunnels to ${ORIGIN_NAME} and *.${ORIGIN_NAME} (Portcullis: a rule with \`inspect: true\`, \`ca: { cert, key }\`, \`upstream.tls.extra_ca\`; Squid: \`ssl-bump\` port, \`ssl_bump bump all\`, \`security_file_certgen\`, \`tls_outgoing_options cafile=\`; mitmproxy: no \`ignore_hosts\`, \`ssl_verify_upstream_trusted_ca\`); all three sign with one throw-away ECDSA P-256 interception CA that the load generator trusts, and verify nginx against the origin CA; S8 uses h1…h${FIRST_CONTACT_HOSTS}.${ORIGIN_NAME}, pinned like ${ORIGIN_NAME}; tinyproxy cannot intercept (n/a)`,
       `every proxy gets a fresh instance (new config, temp dir and port) for each scenario, with an access log to a file: Portcullis \`log: { format: json }\`, Squid \`access_log daemon:\`, tinyproxy \`LogLevel Info\`, mitmproxy flow lines to a file`,

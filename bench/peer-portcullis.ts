@@ -61,7 +61,7 @@ export const portcullisPeer: ProxyPeer = {
     }
     // BENCH_PORTCULLIS_NODE_ARGS: extra node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a scenario.
     const nodeArgs = (process.env.BENCH_PORTCULLIS_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-    const [cmd, args] = pinned(ctx.cpus, ctx.cpus.proxyCpu, process.execPath, [...nodeArgs, bin, 'run', '-c', file]);
+    const [cmd, args] = pinned(ctx.cpus, ctx.cpus.proxyCpu, process.execPath, [...nodeArgs, bin, 'run', '-c', file, ...(ctx.workers !== undefined ? ['--workers', String(ctx.workers)] : [])]);
     const proc = startProcess(ctx.janitor, 'portcullis', cmd, args, { cwd: dir });
     const match = await proc.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/, 15_000);
     return {

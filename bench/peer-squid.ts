@@ -14,14 +14,14 @@ import { commandExists, freePort, pinned, runCommand, shellLine, startProcess, w
 
 export const SQUID_CERTGEN = '/usr/lib/squid/security_file_certgen';
 
-const configFor = (dir: string, port: number, bump: boolean): string => `# squid bench config${bump ? ' (SslBump: S4, S5, S8)' : ''}
+const configFor = (dir: string, port: number, bump: boolean, workers: number): string => `# squid bench config${bump ? ' (SslBump: S4, S5, S8)' : ''}
 ${bump
     ? `http_port 127.0.0.1:${port} ssl-bump tls-cert=${dir}/ca.pem tls-key=${dir}/ca-key.pem generate-host-certificates=on dynamic_cert_mem_cache_size=16MB
 sslcrtd_program ${SQUID_CERTGEN} -s ${dir}/ssl_db -M 16MB
 ssl_bump bump all
 tls_outgoing_options cafile=${dir}/origin-ca.pem`
     : `http_port 127.0.0.1:${port}`}
-workers 1
+workers ${workers}
 http_access allow localhost
 http_access deny all
 cache deny all
@@ -71,9 +71,11 @@ export const squidPeer: ProxyPeer = {
       setup.push(`${SQUID_CERTGEN} -c -s ${dir}/ssl_db -M 16MB && chown -R proxy:proxy ${dir}/ssl_db`);
     }
     const file = path.join(dir, 'squid.conf');
-    const configText = configFor(dir, port, bump);
+    const workers = ctx.workers ?? 1;
+    const configText = configFor(dir, port, bump, workers);
     writeFileSync(file, configText);
-    const [cmd, args] = pinned(ctx.cpus, ctx.cpus.proxyCpu, 'squid', ['-N', '-f', file]);
+    // -N runs one process and ignores `workers`; SMP needs the master in the foreground with its kids.
+    const [cmd, args] = pinned(ctx.cpus, ctx.cpus.proxyCpu, 'squid', [workers > 1 ? '--foreground' : '-N', '-f', file]);
     const [wcmd, wargs] = ctx.hosts.wrap(cmd, args);
     const proc = startProcess(ctx.janitor, 'squid', wcmd, wargs, { cwd: dir });
     await waitForPort(port, 20_000, proc);

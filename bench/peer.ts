@@ -21,6 +21,8 @@ export interface PeerContext {
    * origin.caFile. Unset: tunnels are passed through (spliced) as in S2, S3, S6b, S7.
    */
   readonly intercept?: InterceptCa;
+  /** Processes per proxy when the run asks for equal counts (--workers N); unset: defaults. */
+  readonly workers?: number;
 }
 
 export interface RunningProxy {

@@ -28,30 +28,41 @@ export interface ManagedProcess {
 export const commandExists = (cmd: string): boolean =>
   spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-/** CPU pinning plan: load generators on one core, proxies on another, when there are two. */
+/** CPU pinning plan: load generators on one core, proxies on the others, when there are enough. */
 export interface CpuPlan {
   readonly enabled: boolean;
-  readonly proxyCpu: number;
-  readonly loadCpu: number;
+  /** taskset CPU list for the proxies, e.g. "0" or "0-1". */
+  readonly proxyCpu: string;
+  /** taskset CPU list for load generators and the origin. */
+  readonly loadCpu: string;
   readonly description: string;
 }
 
-export const planCpus = (): CpuPlan => {
+/**
+ * `proxyProcesses` CPUs for the proxy (1 unless the run asks for N workers per proxy), one for
+ * the load generator and origin; with fewer CPUs than that, nothing is pinned and all share.
+ */
+export const planCpus = (proxyProcesses = 1): CpuPlan => {
   const cpus = availableParallelism();
-  if (cpus >= 2 && commandExists('taskset')) {
+  if (cpus >= proxyProcesses + 1 && commandExists('taskset')) {
+    const proxyCpu = proxyProcesses === 1 ? '0' : `0-${proxyProcesses - 1}`;
+    const loadCpu = String(proxyProcesses);
     return {
       enabled: true,
-      proxyCpu: 0,
-      loadCpu: 1,
-      description: 'proxies pinned to CPU 0 (`taskset -c 0`); load generators (wrk, the Node load generator, curl) and the nginx origin pinned to CPU 1 (`taskset -c 1`)',
+      proxyCpu,
+      loadCpu,
+      description: `proxies pinned to CPU ${proxyCpu} (\`taskset -c ${proxyCpu}\`); load generators (wrk, the Node load generator, curl) and the nginx origin pinned to CPU ${loadCpu} (\`taskset -c ${loadCpu}\`)`,
     };
   }
-  return { enabled: false, proxyCpu: 0, loadCpu: 0, description: `no CPU pinning (${cpus} CPU(s) or no taskset): load generator, origin and proxy share the CPUs` };
+  return {
+    enabled: false, proxyCpu: '0', loadCpu: '0',
+    description: `no CPU pinning (${cpus} CPU(s)${proxyProcesses > 1 ? ` for ${proxyProcesses} proxy processes plus the load` : ''}${commandExists('taskset') ? '' : ', or no taskset'}): load generator, origin and proxies share the CPUs`,
+  };
 };
 
 /** Prefixes `taskset -c CPU` when pinning is enabled. */
-export const pinned = (plan: CpuPlan, cpu: number, cmd: string, args: readonly string[]): [string, string[]] =>
-  plan.enabled ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, [...args]];
+export const pinned = (plan: CpuPlan, cpu: string, cmd: string, args: readonly string[]): [string, string[]] =>
+  plan.enabled ? ['taskset', ['-c', cpu, cmd, ...args]] : [cmd, [...args]];
 
 const quote = (arg: string): string => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`);
 export const shellLine = (cmd: string, args: readonly string[]): string => [cmd, ...args].map(quote).join(' ');

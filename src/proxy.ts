@@ -29,8 +29,11 @@ export interface Proxy {
   start(): Promise<string[]>;
   /** Stops accepting; in-flight requests and tunnels get `graceMs` to finish, then are dropped. */
   close(options?: { graceMs?: number }): Promise<void>;
-  /** Swaps in a new policy atomically; connections already established keep going. */
-  reload(config: ProxyConfig): void;
+  /**
+   * Swaps in a new policy atomically; connections already established keep going. With worker
+   * processes it settles once every worker runs the new policy (rejecting if one refused it).
+   */
+  reload(config: ProxyConfig): void | Promise<void>;
   state(): ProxyState;
   /** The loaded CA (after start()). */
   ca(): CertificateAuthority;

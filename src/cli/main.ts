@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ListenAddressSchema } from '../config/schema.js';
 import { CA_EXPORT_FORMATS, caExportCommand, caTrustCommand, type CaExportFormat } from './ca-command.js';
@@ -14,6 +15,9 @@ const workerCount = (value: string): number => {
   if (!Number.isInteger(count) || count < 1 || count > 64) throw new InvalidArgumentError('a whole number from 1 to 64');
   return count;
 };
+
+/** One worker per CPU this process may run on (its affinity mask: `taskset -c 0` means 1). */
+const defaultWorkers = (): number => Math.max(1, Math.min(64, os.availableParallelism()));
 
 const adminAddress = (value: string): string => {
   if (!ListenAddressSchema.safeParse(value).success) throw new InvalidArgumentError('must be host:port, e.g. 127.0.0.1:9090 or [::1]:9090');
@@ -51,19 +55,19 @@ Examples:
     .option('-c, --config <file>', 'YAML config file (default: the embedded example config)')
     .option('--listen <addr>', 'explicit-proxy listen address host:port, instead of the config\'s listeners (repeatable)', collect, [])
     .option('--admin <addr>', 'dashboard, admin API and /metrics on host:port (instead of admin.address; off loopback it needs a token)', adminAddress)
-    .option('--workers <n>', 'processes sharing the listeners; the primary keeps the log, dashboard and metrics', workerCount, 1)
+    .option('--workers <n>', `processes sharing the listeners; the primary keeps the log, dashboard and metrics (default: the CPUs this process may use, ${defaultWorkers()} here)`, workerCount)
     .addHelpText('after', `
 Examples:
   portcullis run
-  portcullis run -c /etc/portcullis/portcullis.yaml --workers 2
+  portcullis run -c /etc/portcullis/portcullis.yaml --workers 1   # one process (default: one per CPU)
   portcullis run -c portcullis.yaml --listen 127.0.0.1:3128 --listen [::1]:3128
   portcullis run -c portcullis.yaml --admin 127.0.0.1:9090     # then open http://127.0.0.1:9090/
   curl -x http://127.0.0.1:3128 http://example.com/
 `)
-    .action(async (options: { config?: string; listen: string[]; admin?: string; workers: number }) => {
+    .action(async (options: { config?: string; listen: string[]; admin?: string; workers?: number }) => {
       exitCode = await runCommand({
         listen: options.listen,
-        workers: options.workers,
+        workers: options.workers ?? defaultWorkers(),
         ...(options.config ? { config: options.config } : {}),
         ...(options.admin ? { admin: options.admin } : {}),
       }, io, signals);

@@ -12,7 +12,7 @@ import type { Admin, ReloadResult } from '../admin/admin.js';
 import { createConsoleSummary } from '../admin/console-summary.js';
 import { startAdmin } from '../admin/start-admin.js';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './cli-io.js';
-import { watchConfigFile } from '../config/watch-config-file.js';
+import { watchConfigFile, type ConfigFileWatcher } from '../config/watch-config-file.js';
 
 export interface RunOptions {
   readonly config?: string;
@@ -80,9 +80,12 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     await accessLog.close();
     return EXIT_FAILURE;
   }
+  let watcher: ConfigFileWatcher | undefined;
   /** Re-reads the config file: the SIGHUP and admin API path. A broken file changes nothing. */
   const reloadConfig = async (): Promise<ReloadResult> => {
     if (!options.config) return { ok: false, unavailable: true, problems: ['running on the embedded default config, nothing to reload'] };
+    // Noted before reading, so an edit landing after the read still triggers the watcher.
+    watcher?.markCurrent();
     const next = await loadFor(options, io);
     if (!next.ok) {
       logger.error({ problems: next.lines }, 'reload refused: the new config has problems; the old policy stays in force');
@@ -90,7 +93,7 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
       return { ok: false, problems: next.lines };
     }
     try {
-      proxy.reload(next.config);
+      await proxy.reload(next.config);
     } catch (error) {
       logger.error({ err: error }, 'reload refused; the old policy stays in force');
       io.stderr.write(`portcullis: reload refused: ${(error as Error).message}\n`);
@@ -143,7 +146,7 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
       void accessLog.reopen();
     };
     // Saving the config file reloads it, like SIGHUP (an invalid file is refused the same way).
-    const watcher = options.config ? watchConfigFile(options.config, () => {
+    watcher = options.config ? watchConfigFile(options.config, () => {
       logger.info({ config: options.config }, 'config file changed; reloading');
       reload();
     }) : undefined;

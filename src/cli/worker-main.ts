@@ -8,7 +8,8 @@ import type { FromWorker, ToWorker } from './worker-protocol.js';
  * siblings (node:cluster hands out the connections) and sends every finished flow to the
  * primary, which keeps the single access log, the dashboard and the metrics.
  */
-const FLUSH_MS = 50;
+// Flows go to the primary in one message per event-loop turn (at most FLUSH_COUNT per message):
+// batched under load, immediate when idle, so the log and the dashboard stay current.
 const FLUSH_COUNT = 200;
 
 const send = (message: FromWorker): void => {
@@ -19,10 +20,10 @@ const run = (): void => {
   const logger = pino({ base: { worker: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: false }));
   let proxy: Proxy | undefined;
   let pending: FlowRecord[] = [];
-  let timer: NodeJS.Timeout | undefined;
+  let scheduled: NodeJS.Immediate | undefined;
   const flush = (): void => {
-    clearTimeout(timer);
-    timer = undefined;
+    if (scheduled !== undefined) clearImmediate(scheduled);
+    scheduled = undefined;
     if (!proxy) return;
     send({ type: 'flows', records: pending, stats: proxy.stats() });
     pending = [];
@@ -30,7 +31,7 @@ const run = (): void => {
   const onFlow = (record: FlowRecord): void => {
     pending.push(record);
     if (pending.length >= FLUSH_COUNT) flush();
-    else timer ??= setTimeout(flush, FLUSH_MS);
+    else scheduled ??= setImmediate(flush);
   };
   // Connection counts change without flows finishing; report them every second.
   const heartbeat = setInterval(flush, 1000);
@@ -51,9 +52,9 @@ const run = (): void => {
     } else if (message.type === 'reload') {
       try {
         proxy?.reload(message.config);
-        send({ type: 'reloaded', ok: true });
+        send({ type: 'reloaded', seq: message.seq, ok: true });
       } catch (error) {
-        send({ type: 'reloaded', ok: false, message: (error as Error).message });
+        send({ type: 'reloaded', seq: message.seq, ok: false, message: (error as Error).message });
       }
     } else if (message.type === 'shutdown') {
       clearInterval(heartbeat);

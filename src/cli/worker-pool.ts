@@ -11,6 +11,7 @@ import type { FromWorker, ToWorker, WorkerStats } from './worker-protocol.js';
 
 const START_TIMEOUT_MS = 30_000;
 const MAX_RESTARTS_PER_MINUTE = 5;
+const RELOAD_TIMEOUT_MS = 10_000;
 
 /**
  * `run --workers N`: N processes share the listeners (node:cluster); this primary holds the CA
@@ -25,6 +26,9 @@ export const createWorkerPool = (config: ProxyConfig, count: number, deps: { log
   let stopping = false;
   const stats = new Map<Worker, WorkerStats>();
   const restarts: number[] = [];
+  /** Per worker, what to call when it answers the reload in progress: undefined = applied, else why not. */
+  const reloadAcks = new Map<Worker, { seq: number; answer: (refusal: string | undefined) => void }>();
+  let reloadSeq = 0;
 
   const sendTo = (worker: Worker, message: ToWorker): void => {
     if (worker.isConnected()) worker.send(message);
@@ -46,12 +50,16 @@ export const createWorkerPool = (config: ProxyConfig, count: number, deps: { log
       } else if (message.type === 'flows') {
         stats.set(worker, message.stats);
         for (const record of message.records) deps.onFlow(record);
-      } else if (message.type === 'reloaded' && !message.ok) {
-        deps.logger.error({ worker: worker.process.pid, err: message.message }, 'a worker refused the reload');
+      } else if (message.type === 'reloaded') {
+        if (!message.ok) deps.logger.error({ worker: worker.process.pid, err: message.message }, 'a worker refused the reload');
+        const pending = reloadAcks.get(worker);
+        if (pending?.seq === message.seq) pending.answer(message.ok ? undefined : message.message ?? 'refused');
       }
     });
     worker.once('exit', (code, signal) => {
       stats.delete(worker);
+      // A worker that died mid-reload gets the new config when it is replaced.
+      reloadAcks.get(worker)?.answer(undefined);
       if (stopping) return;
       deps.logger.error({ worker: worker.process.pid, code, signal }, 'worker exited; starting another');
       const now = Date.now();
@@ -92,10 +100,26 @@ export const createWorkerPool = (config: ProxyConfig, count: number, deps: { log
       bound = started[0] ?? [];
       return [...bound];
     },
-    reload(next) {
+    async reload(next) {
       const state = buildProxyState(next);
       current = state;
-      for (const worker of workers()) sendTo(worker, { type: 'reload', config: next });
+      // Settles when every worker answered, so "config reloaded" means every process enforces it.
+      reloadSeq += 1;
+      const seq = reloadSeq;
+      const answers = workers().filter((worker) => worker.isConnected()).map((worker) => new Promise<string | undefined>((resolve) => {
+        const timer = setTimeout(() => finish(`worker ${worker.process.pid} did not answer within ${RELOAD_TIMEOUT_MS} ms`), RELOAD_TIMEOUT_MS);
+        const finish = (refusal: string | undefined): void => {
+          clearTimeout(timer);
+          if (reloadAcks.get(worker)?.seq === seq) reloadAcks.delete(worker);
+          resolve(refusal);
+        };
+        // A newer reload supersedes an older one still awaited: the older counts as applied.
+        reloadAcks.get(worker)?.answer(undefined);
+        reloadAcks.set(worker, { seq, answer: finish });
+        sendTo(worker, { type: 'reload', config: next, seq });
+      }));
+      const refusals = (await Promise.all(answers)).filter((refusal): refusal is string => refusal !== undefined);
+      if (refusals.length > 0) throw new Error(`the new config was not applied everywhere: ${refusals.join('; ')}`);
     },
     async close(options = {}) {
       stopping = true;

@@ -12,7 +12,7 @@ export interface WorkerStats {
 /** Primary → worker. */
 export type ToWorker =
   | { readonly type: 'start'; readonly config: ProxyConfig }
-  | { readonly type: 'reload'; readonly config: ProxyConfig }
+  | { readonly type: 'reload'; readonly config: ProxyConfig; readonly seq: number }
   | { readonly type: 'shutdown'; readonly graceMs: number };
 
 /** Worker → primary. */
@@ -21,4 +21,4 @@ export type FromWorker =
   | { readonly type: 'listening'; readonly addresses: readonly string[] }
   | { readonly type: 'failed'; readonly message: string }
   | { readonly type: 'flows'; readonly records: readonly FlowRecord[]; readonly stats: WorkerStats }
-  | { readonly type: 'reloaded'; readonly ok: boolean; readonly message?: string };
+  | { readonly type: 'reloaded'; readonly seq: number; readonly ok: boolean; readonly message?: string };

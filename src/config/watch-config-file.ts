@@ -4,6 +4,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface ConfigFileWatcher {
+  /** The file's current content was just loaded by other means (SIGHUP, API): don't reload it again. */
+  markCurrent(): void;
   close(): void;
 }
 
@@ -48,6 +50,9 @@ export const watchConfigFile = (file: string, onChange: () => void, options: { d
     // No watch support here (some network filesystems): SIGHUP and the admin API still reload.
   }
   return {
+    markCurrent() {
+      last = digest();
+    },
     close() {
       clearTimeout(timer);
       watcher?.close();
