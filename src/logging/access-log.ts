@@ -49,7 +49,9 @@ interface Sink {
   issued: number;
   completed: number;
   readonly waiters: Array<{ readonly target: number; readonly resolve: () => void }>;
-  /** Callback shared by all of this sink's writes: no closure per line. */
+  /** Lines in each write issued and not yet completed, oldest first (a write carries a batch). */
+  readonly batches: number[];
+  /** Callback shared by all of this sink's writes: no closure per write. */
   readonly written: (err?: Error | null) => void;
   readonly failure: (err: Error) => void;
   /** Resolves when the sink this one replaced has closed; until then this one holds its lines. */
@@ -126,8 +128,9 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
 
   const afterWrite = (sink: Sink, err: Error | null | undefined): void => {
     sink.completed += 1;
+    const lines = sink.batches.shift() ?? 1;
     if (err) {
-      dropped += 1;
+      dropped += lines;
     } else {
       if (reportedCodes.size > 0) reportedCodes.clear(); // recovered: report the next failure again
       if (dropped > 0 && pendingBytes(sink.stream) <= maxPending / 2) reportDrops();
@@ -145,6 +148,7 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
       issued: 0,
       completed: 0,
       waiters: [],
+      batches: [],
       written: (err) => afterWrite(sink, err),
       failure: (err) => {
         sink.failed = true;
@@ -197,6 +201,7 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
   };
 
   const swap = async (): Promise<void> => {
+    writeBatch(); // lines logged before the swap belong to the old file
     const oldClosed = retire(current);
     current = openFile(oldClosed);
     await Promise.all([whenSettled(current.stream as fs.WriteStream), oldClosed]);
@@ -225,10 +230,42 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
     });
   };
 
+  // Lines of one event-loop turn go out in one write: a write per line cost a system call (on a
+  // libuv pool thread) per request. Each line is still whole and in order.
+  let batch: string[] = [];
+  let batchBytes = 0;
+  let batchTimer: NodeJS.Immediate | undefined;
+
+  const writeBatch = (): void => {
+    if (batchTimer !== undefined) clearImmediate(batchTimer);
+    batchTimer = undefined;
+    if (batch.length === 0) return;
+    const text = batch.length === 1 ? (batch[0] as string) : batch.join('');
+    const lines = batch.length;
+    batch = [];
+    batchBytes = 0;
+    const sink = current;
+    if (sink.failed) {
+      dropped += lines;
+      return;
+    }
+    sink.issued += 1;
+    sink.batches.push(lines);
+    try {
+      sink.stream.write(text, sink.written);
+    } catch (err) {
+      sink.issued -= 1;
+      sink.batches.pop();
+      dropped += lines;
+      reportOnce('write', `access log ${where}: ${String(err)}`, err);
+    }
+  };
+
   const timer = toStdout ? undefined : setInterval(check, deps.watchIntervalMs ?? DEFAULT_WATCH_INTERVAL_MS);
   timer?.unref();
 
   const flush = async (): Promise<void> => {
+    writeBatch();
     await Promise.all([...retiring, drained(current)]);
   };
 
@@ -247,18 +284,13 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
         return;
       }
       const sink = current;
-      if (sink.failed || pendingBytes(sink.stream) + line.length > maxPending) {
+      if (sink.failed || pendingBytes(sink.stream) + batchBytes + line.length > maxPending) {
         dropped += 1;
         return;
       }
-      sink.issued += 1;
-      try {
-        sink.stream.write(line, sink.written);
-      } catch (err) {
-        sink.issued -= 1;
-        dropped += 1;
-        reportOnce('write', `access log ${where}: ${String(err)}`, err);
-      }
+      batch.push(line);
+      batchBytes += line.length;
+      batchTimer ??= setImmediate(writeBatch);
     },
 
     reopen: async (): Promise<void> => {
@@ -270,6 +302,7 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
 
     close(): Promise<void> {
       closing ??= (async () => {
+        writeBatch();
         closed = true;
         if (timer !== undefined) clearInterval(timer);
         await Promise.all([...retiring, retire(current)]);

@@ -3,13 +3,14 @@
 // (or import 'reflect-metadata' first) anywhere else.
 import 'reflect-metadata';
 import {
-  generateKeyPair, randomBytes, webcrypto, X509Certificate as NodeX509Certificate, createPrivateKey, type KeyObject,
+  createHash, generateKeyPair, randomBytes, sign, webcrypto, X509Certificate as NodeX509Certificate, createPrivateKey, type KeyObject,
 } from 'node:crypto';
 import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as x509 from '@peculiar/x509';
 import { AsnConvert } from '@peculiar/asn1-schema';
+import * as leafDer from './leaf-der.js';
 import { GeneralName, GeneralSubtree, GeneralSubtrees, NameConstraints, id_ce_nameConstraints } from '@peculiar/asn1-x509';
 import ipaddr from 'ipaddr.js';
 import type { ProxyConfig } from '../config/schema.js';
@@ -66,6 +67,8 @@ const DAY = 24 * HOUR;
 const LEAF_DAYS = 397;
 const CA_YEARS = 10;
 const RENEW_BEFORE = DAY;
+/** ECDSA leaf keys kept ready: a burst of new hosts takes them without waiting for keygen. */
+const ECDSA_POOL_SIZE = 16;
 const CA_CERT_FILE = 'ca.pem';
 const CA_KEY_FILE = 'ca-key.pem';
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -73,7 +76,15 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 interface Signer {
   readonly key: webcrypto.CryptoKey;
   readonly algorithm: { readonly name: string; readonly hash: string };
+  /** The same key for node:crypto's synchronous sign (leaves), with its digest and DER AlgorithmIdentifier. */
+  readonly nodeKey: KeyObject;
+  readonly digest: 'sha256' | 'sha384';
+  readonly algorithmDer: Buffer;
 }
+
+const ECDSA_SHA256 = leafDer.tlv(0x30, leafDer.oid('1.2.840.10045.4.3.2'));
+const ECDSA_SHA384 = leafDer.tlv(0x30, leafDer.oid('1.2.840.10045.4.3.3'));
+const SHA256_WITH_RSA = leafDer.tlv(0x30, leafDer.oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00]));
 
 interface LoadedCa {
   readonly cert: x509.X509Certificate;
@@ -98,11 +109,18 @@ const importSigner = async (crypto: WebCrypto, key: KeyObject, keyFile: string):
     const namedCurve = curve === 'prime256v1' ? 'P-256' : curve === 'secp384r1' ? 'P-384' : undefined;
     if (namedCurve === undefined) throw caError(`${keyFile}: EC CA keys must use P-256 or P-384, not ${curve ?? 'an unknown curve'}`);
     const signingKey = await crypto.subtle.importKey('pkcs8', pkcs8, { name: 'ECDSA', namedCurve }, false, ['sign']);
-    return { key: signingKey, algorithm: { name: 'ECDSA', hash: namedCurve === 'P-384' ? 'SHA-384' : 'SHA-256' } };
+    const p384 = namedCurve === 'P-384';
+    return {
+      key: signingKey, algorithm: { name: 'ECDSA', hash: p384 ? 'SHA-384' : 'SHA-256' },
+      nodeKey: key, digest: p384 ? 'sha384' : 'sha256', algorithmDer: p384 ? ECDSA_SHA384 : ECDSA_SHA256,
+    };
   }
   if (key.asymmetricKeyType === 'rsa') {
     const algorithm = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
-    return { key: await crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']), algorithm };
+    return {
+      key: await crypto.subtle.importKey('pkcs8', pkcs8, algorithm, false, ['sign']), algorithm,
+      nodeKey: key, digest: 'sha256', algorithmDer: SHA256_WITH_RSA,
+    };
   }
   throw caError(`${keyFile}: CA keys must be EC (P-256, P-384) or RSA, not ${key.asymmetricKeyType ?? 'unknown'}`);
 };
@@ -311,22 +329,22 @@ const generateKeyPairAsync = (kind: 'ecdsa' | 'rsa'): Promise<LeafKey> => new Pr
   else generateKeyPair('ec', { namedCurve: 'prime256v1' }, done);
 });
 
-/** Fresh leaf keys. RSA generation runs in libuv's pool; a few are kept ready so a first request rarely waits. */
+/** Fresh leaf keys, generated in libuv's pool; a few are kept ready so a first request rarely waits. */
 const createLeafKeySource = (kind: 'ecdsa' | 'rsa', poolSize: number): (() => Promise<LeafKey>) => {
-  if (kind === 'ecdsa' || poolSize <= 0) return () => generateKeyPairAsync(kind);
+  if (poolSize <= 0) return () => generateKeyPairAsync(kind);
   const ready: LeafKey[] = [];
   let pending = 0;
   const refill = (): void => {
     while (ready.length + pending < poolSize) {
       pending += 1;
-      generateKeyPairAsync('rsa').then((key) => { ready.push(key); }, () => undefined).finally(() => { pending -= 1; });
+      generateKeyPairAsync(kind).then((key) => { ready.push(key); }, () => undefined).finally(() => { pending -= 1; });
     }
   };
   refill();
   return () => {
     const key = ready.shift();
     refill();
-    return key ? Promise.resolve(key) : generateKeyPairAsync('rsa');
+    return key ? Promise.resolve(key) : generateKeyPairAsync(kind);
   };
 };
 
@@ -345,12 +363,15 @@ export const loadOrCreateCertificateAuthority = async (options: CertificateAutho
   const chainPem = ca.chain.map((cert) => cert.toString('pem') + '\n').join('');
   // Clients anchor at a root: a brought intermediate must travel with every leaf it signs.
   const servedChain = (ca.node.checkIssued(ca.node) ? '' : certPem) + chainPem;
-  const takeKey = createLeafKeySource(options.leafKey, options.rsaPoolSize ?? 4);
+  const takeKey = createLeafKeySource(options.leafKey, options.leafKey === 'rsa' ? options.rsaPoolSize ?? 4 : ECDSA_POOL_SIZE);
   // OpenSSL checks a leaf's CN against DNS name constraints when it has no DNS SAN, and an IPv4
   // CN reads as a host name: under a constrained CA, IPv4 leaves name themselves only in the SAN.
   const constrained = ca.cert.getExtension(id_ce_nameConstraints) !== null;
-  const subjectFor = (host: CanonicalHost): Record<string, string[]>[] =>
-    constrained && host.kind === 'ip' && host.family === 4 ? [{ O: ['Portcullis'] }] : [{ CN: [host.host.slice(0, 64)] }];
+  const subjectFor = (host: CanonicalHost): leafDer.LeafTemplate['subject'] =>
+    constrained && host.kind === 'ip' && host.family === 4 ? { organization: 'Portcullis' } : { commonName: host.host.slice(0, 64) };
+
+  const issuer = leafDer.certificateSubject(Buffer.from(ca.cert.rawData));
+  const authorityKeyId = Buffer.from(caSki, 'hex');
 
   const mint = async (host: CanonicalHost): Promise<LeafMaterial> => {
     const key = await takeKey();
@@ -358,20 +379,18 @@ export const loadOrCreateCertificateAuthority = async (options: CertificateAutho
     const now = Math.floor(clock() / 1000) * 1000; // certificates hold whole seconds
     const notBefore = new Date(Math.max(now - HOUR, ca.cert.notBefore.getTime()));
     const notAfter = new Date(Math.min(notBefore.getTime() + LEAF_DAYS * DAY, ca.cert.notAfter.getTime()));
-    const usages = x509.KeyUsageFlags.digitalSignature | (options.leafKey === 'rsa' ? x509.KeyUsageFlags.keyEncipherment : 0);
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(), subject: subjectFor(host), issuer: ca.cert.subjectName,
-      notBefore, notAfter, publicKey: spki, signingKey: ca.signer.key, signingAlgorithm: ca.signer.algorithm,
-      extensions: [
-        new x509.BasicConstraintsExtension(false, undefined, true),
-        new x509.KeyUsagesExtension(usages, true),
-        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-        new x509.SubjectAlternativeNameExtension([{ type: host.kind === 'ip' ? 'ip' : 'dns', value: host.host }]),
-        await x509.SubjectKeyIdentifierExtension.create(spki, false, crypto),
-        new x509.AuthorityKeyIdentifierExtension(caSki),
-      ],
-    }, crypto);
-    return { certPem: cert.toString('pem') + '\n' + servedChain, keyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, notAfter };
+    const { signer } = ca;
+    const tbs = leafDer.encodeTbsCertificate({
+      serial: Buffer.from(randomSerial(), 'hex'), signatureAlgorithm: signer.algorithmDer, issuer, notBefore, notAfter,
+      subject: subjectFor(host), spki,
+      san: host.kind === 'ip' ? { kind: 'ip', address: host.host } : { kind: 'dns', name: host.host },
+      keyEncipherment: options.leafKey === 'rsa',
+      subjectKeyId: createHash('sha1').update(leafDer.subjectPublicKeyBits(spki)).digest(),
+      authorityKeyId,
+    });
+    const signature = sign(signer.digest, tbs, signer.nodeKey.asymmetricKeyType === 'ec' ? { key: signer.nodeKey, dsaEncoding: 'der' } : signer.nodeKey);
+    const certPem = leafDer.toPem(leafDer.encodeCertificate(tbs, signer.algorithmDer, signature));
+    return { certPem: certPem + servedChain, keyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, notAfter };
   };
 
   interface Entry { readonly leaf: Promise<LeafMaterial>; notAfter?: number }
