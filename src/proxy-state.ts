@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { ProxyConfig } from './config/schema.js';
 import { PortcullisError } from './errors.js';
-import type { UpstreamTlsSettings } from './net/tls-dialing-agent.js';
+import type { UpstreamTlsSettings } from './net/upstream-tls.js';
 import { createBasicAuthenticator, type BasicAuthenticator } from './auth/basic-authenticator.js';
 import { parseHtpasswd } from './auth/htpasswd.js';
 import { createAddressGuard } from './policy/address-guard.js';

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ProxyConfig } from './config/schema.js';
 import type { FlowRecord } from './flow/flow-record.js';
 import { silentLogger, type Logger } from './logging/logger.js';
-import { createDialingAgent } from './net/dialing-agent.js';
-import { createTlsDialingAgent } from './net/tls-dialing-agent.js';
+import { createUpstreamPools } from './net/upstream-pools.js';
 import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
 import { createExplicitListener, type Listener } from './net/explicit-listener.js';
 import type { LookupAll } from './net/resolver.js';
@@ -66,9 +65,9 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
         logger.error({ err: error }, 'flow observer failed');
       }
     },
-    upstreamAgent: createDialingAgent(() => current.httpDialer, { freeSocketTimeoutMs: config.timeouts.upstream_idle }),
-    upstreamTlsAgent: createTlsDialingAgent(() => current.dialer, () => current.upstreamTls, {
-      freeSocketTimeoutMs: config.timeouts.upstream_idle, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
+    upstreamPools: createUpstreamPools({
+      dialer: () => current.dialer, httpDialer: () => current.httpDialer, tls: () => current.upstreamTls,
+      idleMs: config.timeouts.upstream_idle, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
     }),
     certificateUsers: new WeakMap<object, string>(),
     ca: () => {
@@ -106,8 +105,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     },
     async close(options = {}) {
       await Promise.all(listeners.map((l) => l.close(options.graceMs ?? 0)));
-      runtime.upstreamAgent.destroy();
-      runtime.upstreamTlsAgent.destroy();
+      await runtime.upstreamPools.close();
     },
     reload(next) {
       current = buildProxyState(next, deps.lookup);

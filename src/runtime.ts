@@ -1,8 +1,8 @@
-import type http from 'node:http';
 import type { FlowRecord } from './flow/flow-record.js';
 import type { Logger } from './logging/logger.js';
 import type { ProxyState } from './proxy-state.js';
 import type { CertificateAuthority } from './tls/certificate-authority.js';
+import type { UpstreamPools } from './net/upstream-pools.js';
 
 /** A source of time, injected so tests and logs agree. */
 export interface Clock {
@@ -18,10 +18,8 @@ export interface ProxyRuntime {
   nextFlowId(): string;
   /** Called exactly once per finished flow (access log, dashboard, metrics). */
   recordFlow(record: FlowRecord): void;
-  /** Keep-alive pool for plain-HTTP upstream requests. */
-  readonly upstreamAgent: http.Agent;
-  /** Keep-alive pool for upstream requests over verified TLS (intercepted and https:// URLs). */
-  readonly upstreamTlsAgent: http.Agent;
+  /** Keep-alive upstream connection pools, plain and verified TLS (intercepted and https:// URLs). */
+  readonly upstreamPools: UpstreamPools;
   /** Users identified by a client certificate, by the TLS socket they connected with. */
   readonly certificateUsers: WeakMap<object, string>;
   /** The CA that mints leaf certificates; loaded by start(). */

@@ -6,7 +6,6 @@ import type { FlowBuilder } from '../flow/flow-builder.js';
 import { redactHeaderObject, redactHeaders } from '../flow/redact-headers.js';
 import { PortcullisError, isPortcullisError } from '../errors.js';
 import { deny } from '../policy/decision.js';
-import type { DialingAgent, DialingRequestOptions } from '../net/dialing-agent.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { denyResponse, errorResponse } from './deny-response.js';
 import { stripHopByHop } from './hop-by-hop.js';
@@ -18,27 +17,35 @@ const DROP_HOST = new Set(['host', 'expect']);
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
 
 /**
- * Streams an allowed request to the origin and the answer back, both with backpressure.
- * The Host header is rewritten to the checked destination. A request that fails on a
- * reused pooled connection before any byte of answer is retried once when it has no body.
+ * Streams an allowed request to the origin (through the upstream pools, undici) and the answer
+ * back, both with backpressure. The Host header is rewritten to the checked destination. A
+ * request that fails on a reused pooled connection before any answer is retried once when it
+ * has no body.
  */
 export const forwardUpstream = (
   runtime: ProxyRuntime, req: http.IncomingMessage, res: http.ServerResponse, flow: FlowBuilder,
   destination: Destination, pathAndQuery: string, scheme: 'http' | 'https',
 ): void => {
-  const agent = (scheme === 'https' ? runtime.upstreamTlsAgent : runtime.upstreamAgent) as DialingAgent;
+  const pool = runtime.upstreamPools.poolFor(destination, scheme);
   const defaultPort = scheme === 'https' ? 443 : 80;
   const headers = stripHopByHop(req.rawHeaders, DROP_HOST);
   headers.unshift('Host', formatHostHeader(destination, defaultPort));
   const method = req.method ?? 'GET';
-  const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  // HTTP/2 requests need no Content-Length: their stream says whether a body follows.
+  const hasBody = req.httpVersionMajor >= 2
+    ? (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true
+    : req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+  const timeouts = runtime.state().config.timeouts;
+  // Through a parent proxy, plain HTTP goes to it in absolute form, as a client would send it.
+  const path = scheme === 'http' && runtime.state().parent ? `http://${formatHostHeader(destination, 80)}${pathAndQuery}` : pathAndQuery;
   let bytesUp = 0;
   let bytesDown = 0;
   let attempt = 0;
-  let current: http.ClientRequest | undefined;
+  let abortCurrent: ((reason: Error) => void) | undefined;
+  let clientGone = false;
 
   const fail = (error: unknown): void => {
-    const failure = isPortcullisError(error) ? error : classifySocketError(error);
+    const failure = isPortcullisError(error) ? error : classifySocketError(error, destination, timeouts.upstream_response);
     flow.fields.errorCode = failure.code;
     flow.fields.detail = failure.message;
     if (failure.code === 'PCL_ERR_ADDRESS_BLOCKED') {
@@ -62,86 +69,112 @@ export const forwardUpstream = (
 
   const send = (): void => {
     attempt += 1;
-    const options: DialingRequestOptions = {
-      agent, protocol: scheme === 'https' ? 'https:' : 'http:', host: destination.host.host, port: destination.port, method,
-      // Through a parent proxy, plain HTTP goes to it in absolute form, as a client would send it.
-      path: scheme === 'http' && runtime.state().parent ? `http://${formatHostHeader(destination, 80)}${pathAndQuery}` : pathAndQuery,
-      headers: headers as unknown as http.OutgoingHttpHeaders, setHost: false, destination,
-    };
-    const upstream = http.request(options);
-    current = upstream;
-    upstream.setTimeout(runtime.state().config.timeouts.upstream_response, () => {
-      upstream.destroy(new PortcullisError('PCL_ERR_UPSTREAM_RESPONSE_TIMEOUT', `no answer from ${destination.host.host}:${destination.port} within ${runtime.state().config.timeouts.upstream_response} ms`));
-    });
-    upstream.once('socket', (socket) => {
-      const address = agent.addressOf(socket);
-      if (address) flow.fields.upstreamAddress = joinListenAddress(address, destination.port);
-    });
-    upstream.once('response', (upstreamRes) => {
-      flow.fields.timings = { responseStartedAt: runtime.clock.now() };
-      try {
-        const sent = stripHopByHop(upstreamRes.rawHeaders);
-        flow.fields.responseHeaders = redactHeaders(sent);
-        const responseHeaders = sent as unknown as http.OutgoingHttpHeaders;
-        // HTTP/2 has no reason phrase.
-        if (req.httpVersionMajor >= 2) res.writeHead(upstreamRes.statusCode ?? 502, responseHeaders);
-        else res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, responseHeaders);
-      } catch (error) {
-        upstreamRes.destroy();
-        fail(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `invalid response header from upstream: ${(error as Error).message}`));
-        return;
-      }
-      const contentType = upstreamRes.headers['content-type'];
-      if (contentType) flow.fields.contentType = contentType;
-      upstreamRes.on('data', (chunk: Buffer) => {
+    let answered = false;
+    let settled = false; // answered here already (a response header node refused)
+    let resumeUpstream: (() => void) | undefined;
+    const connectionsBefore = pool.connectionsStarted();
+    const onDrain = (): void => resumeUpstream?.();
+    pool.dispatcher.dispatch({
+      path, method, headers,
+      body: hasBody ? countedBody() : null,
+      // upstream_response bounds the wait for the answer and each silence within its body.
+      headersTimeout: timeouts.upstream_response, bodyTimeout: timeouts.upstream_response,
+      // The request is never replayed by undici itself; see the retry below.
+      idempotent: false, blocking: hasBody, reset: false,
+    } as never, {
+      onConnect(abort: (reason?: Error) => void) {
+        abortCurrent = abort;
+        if (clientGone) abort(new PortcullisError('PCL_ERR_CLIENT_ABORTED', 'the client left'));
+      },
+      onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string) {
+        if (statusCode < 200) return true; // 1xx interim answers are not relayed
+        answered = true;
+        resumeUpstream = resume;
+        const address = pool.lastAddress();
+        if (address) flow.fields.upstreamAddress = joinListenAddress(address, destination.port);
+        flow.fields.timings = { responseStartedAt: runtime.clock.now() };
+        const raw: string[] = new Array<string>(rawHeaders.length);
+        for (let i = 0; i < rawHeaders.length; i += 1) raw[i] = (rawHeaders[i] as Buffer).toString('latin1');
+        try {
+          const sent = stripHopByHop(raw);
+          flow.fields.responseHeaders = redactHeaders(sent);
+          const responseHeaders = sent as unknown as http.OutgoingHttpHeaders;
+          // HTTP/2 has no reason phrase.
+          if (req.httpVersionMajor >= 2) res.writeHead(statusCode, responseHeaders);
+          else res.writeHead(statusCode, statusText, responseHeaders);
+        } catch (error) {
+          settled = true;
+          abortCurrent?.(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', 'invalid response header'));
+          fail(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `invalid response header from upstream: ${(error as Error).message}`));
+          return false;
+        }
+        for (let i = 0; i < raw.length; i += 2) {
+          if ((raw[i] as string).toLowerCase() === 'content-type') flow.fields.contentType = raw[i + 1] as string;
+        }
+        res.on('drain', onDrain);
+        return true;
+      },
+      onData(chunk: Buffer) {
+        if (settled) return true;
         bytesDown += chunk.length;
         flow.fields.bytesDown = bytesDown;
-      });
-      upstreamRes.once('aborted', () => {
-        flow.fields.errorCode = 'PCL_ERR_UPSTREAM_RESET';
-        res.destroy();
-      });
-      upstreamRes.once('error', () => res.destroy());
-      upstreamRes.pipe(res);
-    });
-    upstream.once('error', (error) => {
-      if (clientGone) return;
-      const retry = attempt === 1 && upstream.reusedSocket && !hasBody && REPLAYABLE.has(method)
-        && ['ECONNRESET', 'EPIPE'].includes((error as NodeJS.ErrnoException).code ?? '');
-      if (retry) {
-        send();
-        return;
-      }
-      fail(error);
-    });
-    if (hasBody) {
-      req.pipe(upstream);
-    } else {
-      upstream.end();
-    }
+        return res.write(chunk);
+      },
+      onComplete() {
+        res.off('drain', onDrain);
+        if (!settled) res.end();
+      },
+      onError(error: Error) {
+        res.off('drain', onDrain);
+        if (clientGone || settled) return;
+        const code = (error as NodeJS.ErrnoException).code ?? '';
+        // A pooled connection the origin closed while idle fails before any answer: a request
+        // without a body that may be repeated is sent once more. Only when no new connection was
+        // started meanwhile (so this one went out on a reused one): an origin that resets fresh
+        // connections must not see each request twice.
+        const reused = pool.connectionsStarted() === connectionsBefore;
+        const retry = attempt === 1 && reused && !answered && !hasBody && REPLAYABLE.has(method)
+          && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE');
+        if (retry) {
+          send();
+          return;
+        }
+        if (answered) {
+          flow.fields.errorCode = 'PCL_ERR_UPSTREAM_RESET';
+          res.destroy();
+          return;
+        }
+        fail(error);
+      },
+    } as never);
   };
 
-  req.on('data', (chunk: Buffer) => {
-    bytesUp += chunk.length;
-    flow.fields.bytesUp = bytesUp;
-  });
-  // Once the client is gone nothing more is sent upstream: in particular a request destroyed
-  // here fails with ECONNRESET, which must not look like a stale pooled connection to retry.
-  let clientGone = false;
+  // Pulled by undici as it sends (backpressure); a 'data' listener would start the stream
+  // flowing before undici reads it, and lose what came first.
+  async function* countedBody(): AsyncGenerator<Buffer> {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      bytesUp += chunk.length;
+      flow.fields.bytesUp = bytesUp;
+      yield chunk;
+    }
+  }
+  // Once the client is gone nothing more is sent upstream, and nothing is retried.
   whenResponseClosed(res, () => {
     if (res.writableFinished) return;
     clientGone = true;
-    current?.destroy();
+    abortCurrent?.(new PortcullisError('PCL_ERR_CLIENT_ABORTED', 'the client left'));
     req.destroy();
   });
-  req.once('aborted', () => current?.destroy());
   send();
 };
 
-/** Maps a raw socket error from an established upstream connection to a typed error. */
-const classifySocketError = (error: unknown): PortcullisError => {
+/** Maps an error of an established upstream connection (undici's or the socket's) to a typed error. */
+const classifySocketError = (error: unknown, destination: Destination, responseTimeoutMs: number): PortcullisError => {
   const code = (error as NodeJS.ErrnoException | undefined)?.code ?? 'EUNKNOWN';
-  if (code === 'ECONNRESET' || code === 'EPIPE') {
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new PortcullisError('PCL_ERR_UPSTREAM_RESPONSE_TIMEOUT', `no answer from ${destination.host.host}:${destination.port} within ${responseTimeoutMs} ms`, { cause: error });
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET') {
     return new PortcullisError('PCL_ERR_UPSTREAM_RESET', `upstream closed the connection before answering (${code})`, { cause: error });
   }
   return new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `upstream request failed: ${(error as Error)?.message ?? code}`, { cause: error });

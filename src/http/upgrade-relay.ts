@@ -4,7 +4,7 @@ import type net from 'node:net';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
 import type { FlowBuilder } from '../flow/flow-builder.js';
 import { PortcullisError, isPortcullisError } from '../errors.js';
-import { startUpstreamTls } from '../net/tls-dialing-agent.js';
+import { startUpstreamTls } from '../net/upstream-tls.js';
 import { relayTunnel } from '../net/tunnel-relay.js';
 import { readResponseHead } from '../net/read-response-head.js';
 import type { ProxyRuntime } from '../runtime.js';

@@ -46,6 +46,7 @@ const MAX_DATE_MS = 8.64e15;
 
 // C0, DEL, C1, and invisible or direction-changing characters (incl. U+2028/2029 line breaks).
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const HAS_UNSAFE = new RegExp(UNSAFE.source); // not global: test() keeps no lastIndex state
 
 const hex = (code: number, width: number): string => code.toString(16).padStart(width, '0');
 
@@ -57,7 +58,8 @@ const escapeForConsole = (text: string): string =>
 
 /** JSON.stringify already escapes C0 and lone surrogates; this covers the rest of UNSAFE. */
 const escapeJsonExtras = (json: string): string =>
-  json.replace(UNSAFE, (ch) => `\\u${hex(ch.charCodeAt(0), 4)}`);
+  // Testing first is several times cheaper than a replace with a callback, and lines rarely need it.
+  (HAS_UNSAFE.test(json) ? json.replace(UNSAFE, (ch) => `\\u${hex(ch.charCodeAt(0), 4)}`) : json);
 
 const percentEncode = (ch: string): string => {
   try {

@@ -1,9 +1,6 @@
-import https from 'node:https';
 import type net from 'node:net';
 import tls from 'node:tls';
 import { PortcullisError } from '../errors.js';
-import type { DialingAgent, DialingRequestOptions } from './dialing-agent.js';
-import type { UpstreamDialer } from './upstream-dialer.js';
 
 /** How Portcullis speaks TLS to origins. */
 export interface UpstreamTlsSettings {
@@ -67,35 +64,3 @@ export const startUpstreamTls = (
     });
     secure.once('error', onError);
   });
-
-/** The https counterpart of createDialingAgent: dial the checked address, then verified TLS. */
-export const createTlsDialingAgent = (
-  dialer: () => UpstreamDialer, settings: () => UpstreamTlsSettings, options: { freeSocketTimeoutMs: number; handshakeTimeoutMs: () => number },
-): DialingAgent => {
-  const addresses = new WeakMap<net.Socket, string>();
-  const agent = new https.Agent({
-    keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: 256, scheduling: 'lifo', timeout: options.freeSocketTimeoutMs,
-  }) as https.Agent & { addressOf?: (socket: net.Socket) => string | undefined };
-  (agent as unknown as { createConnection: unknown }).createConnection = (
-    requestOptions: DialingRequestOptions,
-    callback: (error: Error | null, socket?: net.Socket) => void,
-  ): undefined => {
-    const { destination } = requestOptions;
-    dialer().dial(destination)
-      .then(async ({ socket, address }) => {
-        try {
-          const secure = await startUpstreamTls(socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' },
-            settings(), ['http/1.1'], options.handshakeTimeoutMs());
-          addresses.set(secure, address);
-          callback(null, secure);
-        } catch (error) {
-          socket.destroy();
-          throw error;
-        }
-      })
-      .catch((error: Error) => callback(error));
-    return undefined;
-  };
-  agent.addressOf = (socket) => addresses.get(socket);
-  return agent as unknown as DialingAgent;
-};
