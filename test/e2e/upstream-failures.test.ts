@@ -98,3 +98,43 @@ test('a client that vanishes mid-upload is logged, the origin sees an incomplete
   const next = await curl(['-x', proxy.url, `http://up.test:${origin.port}/after`]);
   assert.equal(next.status, 200);
 });
+
+/** A raw origin: counts the requests that reach it and does what `act` says with each socket. */
+const startRawOrigin = async (t: { after(fn: () => unknown): void }, act: (socket: net.Socket, count: number) => void) => {
+  let requests = 0;
+  const server = net.createServer((socket) => {
+    socket.on('data', (data) => {
+      requests += (data.toString('latin1').match(/^(GET|POST|HEAD) /gm) ?? []).length;
+      act(socket, requests);
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.address() as net.AddressInfo).port, requests: () => requests };
+};
+
+test('an origin that resets each fresh connection is asked once: 502, never a replayed request', async (t) => {
+  const origin = await startRawOrigin(t, (socket) => socket.resetAndDestroy());
+  const proxy = await startTestProxy(t, { resolve: { 'reset.test': '127.0.0.1' }, rules: [{ name: 'r', hosts: ['reset.test'], ports: [origin.port] }] });
+  const result = await curl(['-i', '-x', proxy.url, `http://reset.test:${origin.port}/once`]);
+  assert.equal(result.status, 502);
+  assert.match(result.body, /error=connection_terminated|PCL_ERR_UPSTREAM_RESET/i);
+  assert.equal(origin.requests(), 1);
+});
+
+test('a pooled connection the origin closed while idle is replaced without the client noticing', async (t) => {
+  // Answers keep-alive, then closes each connection quietly 100 ms after its answer.
+  const origin = await startRawOrigin(t, (socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+    setTimeout(() => socket.destroy(), 100);
+  });
+  const proxy = await startTestProxy(t, { resolve: { 'idle.test': '127.0.0.1' }, rules: [{ name: 'i', hosts: ['idle.test'], ports: [origin.port] }] });
+  for (const path of ['/first', '/second', '/third']) {
+    const result = await curl(['-x', proxy.url, `http://idle.test:${origin.port}${path}`]);
+    assert.equal(result.status, 200, path);
+    assert.equal(result.body, 'ok');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  assert.equal(origin.requests(), 3);
+});
