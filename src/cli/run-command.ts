@@ -7,7 +7,7 @@ import { deepFreeze } from '../config/deep-freeze.js';
 import { createAccessLog } from '../logging/access-log.js';
 import { createProxy } from '../proxy.js';
 import type { FlowRecord } from '../flow/flow-record.js';
-import { createWorkerPool } from './worker-pool.js';
+import { createWorkerPool, type WorkerPool } from './worker-pool.js';
 import type { Admin, ReloadResult } from '../admin/admin.js';
 import { createConsoleSummary } from '../admin/console-summary.js';
 import { startAdmin } from '../admin/start-admin.js';
@@ -65,15 +65,23 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
   );
   let admin: Admin | undefined;
   let proxy: ReturnType<typeof createProxy>;
+  let pool: WorkerPool | undefined;
   let bound: string[];
   try {
+    const workers = options.workers ?? 1;
+    // With workers, a log file is appended to by each worker; stdout stays with this process.
+    const workersLog = workers > 1 && config.log.file !== '-';
+    const adminWanted = options.admin !== undefined || config.admin?.enabled === true;
     const onFlow = (record: FlowRecord): void => {
-      accessLog.write(record);
+      if (!workersLog) accessLog.write(record);
       admin?.record(record);
     };
-    proxy = (options.workers ?? 1) > 1
-      ? createWorkerPool(config, options.workers ?? 1, { logger, onFlow })
-      : createProxy(config, { logger, onFlow });
+    if (workers > 1) {
+      pool = createWorkerPool(config, workers, { logger, onFlow }, { workersLog, sendFlows: !workersLog || adminWanted });
+      proxy = pool;
+    } else {
+      proxy = createProxy(config, { logger, onFlow });
+    }
     bound = await proxy.start();
   } catch (error) {
     io.stderr.write(`portcullis: ${(error as Error).message}\n`);
@@ -144,6 +152,7 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     };
     const reopen = (): void => {
       void accessLog.reopen();
+      pool?.reopenLogs();
     };
     // Saving the config file reloads it, like SIGHUP (an invalid file is refused the same way).
     watcher = options.config ? watchConfigFile(options.config, () => {

@@ -1,12 +1,15 @@
 import pino from 'pino';
 import type { FlowRecord } from '../flow/flow-record.js';
+import { createAccessLog, type AccessLog } from '../logging/access-log.js';
 import { createProxy, type Proxy } from '../proxy.js';
 import type { FromWorker, ToWorker } from './worker-protocol.js';
 
 /**
  * One worker process of `portcullis run --workers N`: serves the listeners it shares with its
- * siblings (node:cluster hands out the connections) and sends every finished flow to the
- * primary, which keeps the single access log, the dashboard and the metrics.
+ * siblings (node:cluster hands out the connections). A file access log is appended to by every
+ * worker itself (one write per batch of whole lines, O_APPEND, so lines never interleave);
+ * finished flows go to the primary only when it needs them (dashboard, metrics, a log to
+ * stdout), because serializing each one over IPC cost about as much as forwarding the request.
  */
 // Flows go to the primary in one message per event-loop turn (at most FLUSH_COUNT per message):
 // batched under load, immediate when idle, so the log and the dashboard stay current.
@@ -19,6 +22,8 @@ const send = (message: FromWorker): void => {
 const run = (): void => {
   const logger = pino({ base: { worker: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: 2, sync: false }));
   let proxy: Proxy | undefined;
+  let accessLog: AccessLog | undefined;
+  let sendFlows = true;
   let pending: FlowRecord[] = [];
   let scheduled: NodeJS.Immediate | undefined;
   const flush = (): void => {
@@ -29,6 +34,8 @@ const run = (): void => {
     pending = [];
   };
   const onFlow = (record: FlowRecord): void => {
+    accessLog?.write(record);
+    if (!sendFlows) return;
     pending.push(record);
     if (pending.length >= FLUSH_COUNT) flush();
     else scheduled ??= setImmediate(flush);
@@ -39,6 +46,13 @@ const run = (): void => {
 
   process.on('message', (message: ToWorker) => {
     if (message.type === 'start') {
+      sendFlows = message.sendFlows;
+      if (message.logHere) {
+        accessLog = createAccessLog(
+          { format: message.config.log.format, file: message.config.log.file },
+          { stdout: process.stdout, onError: (error: Error) => logger.error({ err: error }, 'access log write failed') },
+        );
+      }
       try {
         proxy = createProxy(message.config, { logger, onFlow });
       } catch (error) {
@@ -56,10 +70,13 @@ const run = (): void => {
       } catch (error) {
         send({ type: 'reloaded', seq: message.seq, ok: false, message: (error as Error).message });
       }
+    } else if (message.type === 'reopen-log') {
+      void accessLog?.reopen();
     } else if (message.type === 'shutdown') {
       clearInterval(heartbeat);
-      void (proxy?.close({ graceMs: message.graceMs }) ?? Promise.resolve()).then(() => {
+      void (proxy?.close({ graceMs: message.graceMs }) ?? Promise.resolve()).then(async () => {
         flush();
+        await accessLog?.close();
         process.disconnect?.();
       });
     }

@@ -19,7 +19,21 @@ const RELOAD_TIMEOUT_MS = 10_000;
  * admin API, and receives every flow for the one access log. It offers the same surface as an
  * in-process Proxy, so `run` treats both alike.
  */
-export const createWorkerPool = (config: ProxyConfig, count: number, deps: { logger: Logger; onFlow: (record: FlowRecord) => void }): Proxy => {
+export interface WorkerPoolOptions {
+  /** Workers append to the access-log file themselves; the primary does not see their flows for it. */
+  readonly workersLog: boolean;
+  /** Workers send each finished flow to the primary (for the dashboard and metrics). */
+  readonly sendFlows: boolean;
+}
+
+export interface WorkerPool extends Proxy {
+  /** Tells every worker to reopen its access-log file (SIGUSR1, after rotation). */
+  reopenLogs(): void;
+}
+
+export const createWorkerPool = (
+  config: ProxyConfig, count: number, deps: { logger: Logger; onFlow: (record: FlowRecord) => void }, options: WorkerPoolOptions,
+): WorkerPool => {
   let current: ProxyState = buildProxyState(config);
   let authority: CertificateAuthority | undefined;
   let bound: readonly string[] = [];
@@ -40,7 +54,7 @@ export const createWorkerPool = (config: ProxyConfig, count: number, deps: { log
     const timer = setTimeout(() => reject(new Error(`worker ${worker.process.pid} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') {
-        sendTo(worker, { type: 'start', config: current.config });
+        sendTo(worker, { type: 'start', config: current.config, logHere: options.workersLog, sendFlows: options.sendFlows });
       } else if (message.type === 'listening') {
         clearTimeout(timer);
         resolve(message.addresses);
@@ -82,6 +96,9 @@ export const createWorkerPool = (config: ProxyConfig, count: number, deps: { log
   }));
 
   return {
+    reopenLogs: () => {
+      for (const worker of workers()) sendTo(worker, { type: 'reopen-log' });
+    },
     listeners,
     state: () => current,
     ca: () => {

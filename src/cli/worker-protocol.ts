@@ -11,7 +11,8 @@ export interface WorkerStats {
 
 /** Primary → worker. */
 export type ToWorker =
-  | { readonly type: 'start'; readonly config: ProxyConfig }
+  | { readonly type: 'start'; readonly config: ProxyConfig; readonly logHere: boolean; readonly sendFlows: boolean }
+  | { readonly type: 'reopen-log' }
   | { readonly type: 'reload'; readonly config: ProxyConfig; readonly seq: number }
   | { readonly type: 'shutdown'; readonly graceMs: number };
 

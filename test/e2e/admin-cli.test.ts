@@ -109,13 +109,13 @@ test('off loopback the admin API needs the token: generated once into state_dir,
   writeFileSync(file, 'listen: [{ address: 127.0.0.1:0 }]\nadmin: { address: 0.0.0.0:0 }\nstate_dir: ./state\nlog: { format: json, file: ./access.log }\nrules: []\n');
 
   /** `portcullis run` inside a fresh network namespace whose lo also holds NS_ADDRESS. */
-  const runInNamespace = async (): Promise<{ pid: number; stderr: () => string; stop: () => Promise<number | null> }> => {
+  const runInNamespace = async (): Promise<{ pid: number; stderr: () => string; stop: () => Promise<number | string | null> }> => {
     const child = spawn('unshare', ['--net', '--', 'sh', '-c',
       `ip link set lo up && ip addr add ${NS_ADDRESS}/32 dev lo && exec "$0" "$@"`, process.execPath, BIN, 'run', '-c', file],
     { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | string | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
     t.after(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });
