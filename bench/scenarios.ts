@@ -197,6 +197,69 @@ const s6b: Scenario = {
   runOnce: download(true),
 };
 
+const s6c: Scenario = {
+  id: 'S6c',
+  title: '100 MiB HTTPS download, intercepted',
+  description: '`curl --cacert INTERCEPTION-CA -x PROXY https://origin.test:TLSPORT/100m`: the proxy decrypts the tunnel, fetches the file from nginx over its own verified TLS connection and re-encrypts it for curl (direct: as S6b, curl straight to nginx). ' +
+    'The proxy does two TLS streams\' worth of crypto per byte here, curl and nginx one each.',
+  metrics: [MBPS],
+  hasDirect: true,
+  repeated: true,
+  intercept: true,
+  unavailable: () => (commandExists('curl') ? undefined : 'curl not installed'),
+  runOnce: (env, target) => runDownload({
+    janitor: env.janitor,
+    cpus: env.cpus,
+    url: `https://${ORIGIN_NAME}:${env.origin.httpsPort}${LARGE_PATH}`,
+    expectedBytes: LARGE_BYTES,
+    proxyPort: target.proxy?.port,
+    caFile: target.proxy ? env.interceptCa.certFile : env.origin.caFile,
+  }),
+};
+
+/** RSS before and after `tunnels` idle tunnels (TLS done, then nothing); `intercept`: with the proxy's minted certificate. */
+const idleTunnelMemory = (intercept: boolean) => async (env: BenchEnv, target: Target): Promise<RunOutcome> => {
+  const proxy = target.proxy;
+  if (!proxy) throw new Error('memory scenarios need a proxy');
+  await sleep(1500);
+  const idle = treeRssKiB(proxy.pid);
+  const holder = await startHolder(env.janitor, env.cpus, {
+    kind: 'hold', mode: 'connect', proxyPort: proxy.port, originPort: env.origin.httpsPort, tls: true,
+    caFile: intercept ? env.interceptCa.certFile : env.origin.caFile, servername: ORIGIN_NAME, authorityHost: ORIGIN_NAME, path: SMALL_PATH,
+    connections: env.options.tunnels, durationSec: 0, newConnectionPerRequest: false, timeoutMs: 20_000, holdSeconds: 120,
+  });
+  try {
+    await sleep(2000);
+    const loaded = treeRssKiB(proxy.pid);
+    const perTunnel = holder.ok > 0 ? (loaded.kib - idle.kib) / holder.ok : Number.NaN;
+    return {
+      values: { idleMiB: idle.kib / 1024, loadedMiB: loaded.kib / 1024, kibPerTunnel: perTunnel },
+      errors: holder.failed,
+      detail: `idle ${idle.kib} KiB (${idle.processes} process(es)); ${holder.ok} ${intercept ? 'intercepted connections' : 'tunnels'} open, ${holder.failed} failed${holder.samples[0] ? ` (e.g. ${holder.samples[0]})` : ''}; ` +
+        `loaded ${loaded.kib} KiB (${loaded.processes} process(es))`,
+      command: holder.command,
+    };
+  } finally {
+    await holder.stop();
+  }
+};
+
+const s7i: Scenario = {
+  id: 'S7i',
+  title: 'memory: idle intercepted connections',
+  description: 'As S7, but the proxy intercepts: each of the N connections sends `CONNECT origin.test:TLSPORT`, completes a TLS handshake with the proxy\'s minted certificate (the client trusts the interception CA), then sends nothing. KiB per connection = growth / connections. Squid and mitmproxy may connect to nginx at this point, Portcullis does not (it connects at the first allowed request).',
+  metrics: [
+    { key: 'idleMiB', label: 'RSS idle (MiB)', better: 'lower', digits: 1 },
+    { key: 'loadedMiB', label: 'RSS with idle intercepted connections (MiB)', better: 'lower', digits: 1 },
+    { key: 'kibPerTunnel', label: 'KiB per idle intercepted connection', better: 'lower', digits: 1 },
+  ],
+  hasDirect: false,
+  repeated: false,
+  intercept: true,
+  unavailable: () => undefined,
+  runOnce: idleTunnelMemory(true),
+};
+
 const s7: Scenario = {
   id: 'S7',
   title: 'memory: idle and with idle CONNECT tunnels',
@@ -209,31 +272,7 @@ const s7: Scenario = {
   hasDirect: false,
   repeated: false,
   unavailable: () => undefined,
-  async runOnce(env, target) {
-    const proxy = target.proxy;
-    if (!proxy) throw new Error('S7 needs a proxy');
-    await sleep(1500);
-    const idle = treeRssKiB(proxy.pid);
-    const holder = await startHolder(env.janitor, env.cpus, {
-      kind: 'hold', mode: 'connect', proxyPort: proxy.port, originPort: env.origin.httpsPort, tls: true,
-      caFile: env.origin.caFile, servername: ORIGIN_NAME, authorityHost: ORIGIN_NAME, path: SMALL_PATH, connections: env.options.tunnels, durationSec: 0,
-      newConnectionPerRequest: false, timeoutMs: 20_000, holdSeconds: 120,
-    });
-    try {
-      await sleep(2000);
-      const loaded = treeRssKiB(proxy.pid);
-      const perTunnel = holder.ok > 0 ? (loaded.kib - idle.kib) / holder.ok : Number.NaN;
-      return {
-        values: { idleMiB: idle.kib / 1024, loadedMiB: loaded.kib / 1024, kibPerTunnel: perTunnel },
-        errors: holder.failed,
-        detail: `idle ${idle.kib} KiB (${idle.processes} process(es)); ${holder.ok} tunnels open, ${holder.failed} failed${holder.samples[0] ? ` (e.g. ${holder.samples[0]})` : ''}; ` +
-          `loaded ${loaded.kib} KiB (${loaded.processes} process(es))`,
-        command: holder.command,
-      };
-    } finally {
-      await holder.stop();
-    }
-  },
+  runOnce: idleTunnelMemory(false),
 };
 
 /** Load options for the interception scenarios: the client trusts the interception CA through a proxy, the origin CA direct. */
@@ -300,4 +339,4 @@ const s8: Scenario = {
   },
 };
 
-export const ALL_SCENARIOS: readonly Scenario[] = [s1, s2, s3, s4, s5, s6a, s6b, s7, s8];
+export const ALL_SCENARIOS: readonly Scenario[] = [s1, s2, s3, s4, s5, s6a, s6b, s6c, s7, s7i, s8];

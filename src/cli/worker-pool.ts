@@ -112,6 +112,10 @@ export const createWorkerPool = (
     },
     async start() {
       authority = await loadOrCreateCertificateAuthority(caOptionsFromConfig(config));
+      // Workers accept on the shared listening sockets themselves (as nginx workers do): with
+      // node's default round-robin the primary accepts every connection and passes it over IPC,
+      // which made new-connection-per-request loads slower with two workers than with one.
+      cluster.schedulingPolicy = cluster.SCHED_NONE;
       cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)), args: [], silent: false });
       const started = await Promise.all(Array.from({ length: count }, () => fork()));
       bound = started[0] ?? [];
