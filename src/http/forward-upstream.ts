@@ -14,6 +14,8 @@ import { sendSynthetic } from './send-synthetic.js';
 
 // Host is rewritten to the checked destination; Expect was answered by the proxy already.
 const DROP_HOST = new Set(['host', 'expect']);
+/** Bytes of response a request may hold queued for a slow client before the origin is paused. */
+const RESPONSE_BUFFER = 256 * 1024;
 const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE']);
 
 /**
@@ -118,7 +120,11 @@ export const forwardUpstream = (
         if (settled) return true;
         bytesDown += chunk.length;
         flow.fields.bytesDown = bytesDown;
-        return res.write(chunk);
+        // Pause the origin only past RESPONSE_BUFFER bytes queued for the client, not at the
+        // socket's 16 KiB mark: pausing and resuming after every record halved large downloads.
+        // (Past it, write() has returned false, so 'drain' follows and resumes.)
+        res.write(chunk);
+        return res.writableLength < RESPONSE_BUFFER;
       },
       onComplete() {
         res.off('drain', onDrain);
