@@ -6,14 +6,26 @@ import type tls from 'node:tls';
  * existing socket (it stalls when it consumes that socket's native handle), but it accepts any
  * JavaScript Duplex. This adapter is that Duplex, with backpressure both ways.
  */
+const BUFFER_BYTES = 256 * 1024;
+
 export const http2StreamAdapter = (secure: tls.TLSSocket): Duplex => {
+  const toSecure = (data: Buffer, callback: (error?: Error | null) => void): void => {
+    if (secure.write(data)) callback();
+    else secure.once('drain', () => callback());
+  };
   const adapter = new Duplex({
+    // HTTP/2 writes many small frames: let them queue and go out together (writev), one TLS
+    // write for several frames rather than one per 16 KiB DATA frame.
+    writableHighWaterMark: BUFFER_BYTES,
+    readableHighWaterMark: BUFFER_BYTES,
     read() {
       secure.resume();
     },
     write(chunk: Buffer, _encoding, callback) {
-      if (secure.write(chunk)) callback();
-      else secure.once('drain', () => callback());
+      toSecure(chunk, callback);
+    },
+    writev(chunks, callback) {
+      toSecure(chunks.length === 1 ? (chunks[0]?.chunk as Buffer) : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), callback);
     },
     final(callback) {
       secure.end(callback);
