@@ -55,7 +55,7 @@ Examples:
     .option('-c, --config <file>', 'YAML config file (default: the embedded example config)')
     .option('--listen <addr>', 'explicit-proxy listen address host:port, instead of the config\'s listeners (repeatable)', collect, [])
     .option('--admin <addr>', 'dashboard, admin API and /metrics on host:port (instead of admin.address; off loopback it needs a token)', adminAddress)
-    .option('--workers <n>', `processes sharing the listeners; the primary keeps the log, dashboard and metrics (default: the CPUs this process may use, ${defaultWorkers()} here)`, workerCount)
+    .option('--workers <n>', `worker processes sharing the listeners; a primary keeps the CA, dashboard and metrics (default: the CPUs this process may use, ${defaultWorkers()} here)`, workerCount)
     .addHelpText('after', `
 Examples:
   portcullis run
