@@ -165,14 +165,15 @@ const s3: Scenario = {
     loadgenOutcome(env, loadOptions(env, target, { tls: false, originPort: env.origin.httpPort, newConnectionPerRequest: true }, env.options.durationSec)),
 };
 
-const download = (https: boolean) => (env: BenchEnv, target: Target): Promise<RunOutcome> =>
+/** 100 MiB through the proxy: plain HTTP, TLS in a tunnel, or TLS the proxy decrypts (the client trusts its CA). */
+const download = (kind: 'plain' | 'tunnel' | 'intercept') => (env: BenchEnv, target: Target): Promise<RunOutcome> =>
   runDownload({
     janitor: env.janitor,
     cpus: env.cpus,
-    url: https ? `https://${ORIGIN_NAME}:${env.origin.httpsPort}${LARGE_PATH}` : `http://127.0.0.1:${env.origin.httpPort}${LARGE_PATH}`,
+    url: kind === 'plain' ? `http://127.0.0.1:${env.origin.httpPort}${LARGE_PATH}` : `https://${ORIGIN_NAME}:${env.origin.httpsPort}${LARGE_PATH}`,
     expectedBytes: LARGE_BYTES,
     proxyPort: target.proxy?.port,
-    caFile: https ? env.origin.caFile : undefined,
+    caFile: kind === 'plain' ? undefined : kind === 'intercept' && target.proxy ? env.interceptCa.certFile : env.origin.caFile,
   });
 
 const s6a: Scenario = {
@@ -183,7 +184,7 @@ const s6a: Scenario = {
   hasDirect: true,
   repeated: true,
   unavailable: () => (commandExists('curl') ? undefined : 'curl not installed'),
-  runOnce: download(false),
+  runOnce: download('plain'),
 };
 
 const s6b: Scenario = {
@@ -194,7 +195,7 @@ const s6b: Scenario = {
   hasDirect: true,
   repeated: true,
   unavailable: () => (commandExists('curl') ? undefined : 'curl not installed'),
-  runOnce: download(true),
+  runOnce: download('tunnel'),
 };
 
 const s6c: Scenario = {
@@ -207,15 +208,14 @@ const s6c: Scenario = {
   repeated: true,
   intercept: true,
   unavailable: () => (commandExists('curl') ? undefined : 'curl not installed'),
-  runOnce: (env, target) => runDownload({
-    janitor: env.janitor,
-    cpus: env.cpus,
-    url: `https://${ORIGIN_NAME}:${env.origin.httpsPort}${LARGE_PATH}`,
-    expectedBytes: LARGE_BYTES,
-    proxyPort: target.proxy?.port,
-    caFile: target.proxy ? env.interceptCa.certFile : env.origin.caFile,
-  }),
+  runOnce: download('intercept'),
 };
+
+const memoryMetrics = (plural: string, singular: string): Scenario['metrics'] => [
+  { key: 'idleMiB', label: 'RSS idle (MiB)', better: 'lower', digits: 1 },
+  { key: 'loadedMiB', label: `RSS with idle ${plural} (MiB)`, better: 'lower', digits: 1 },
+  { key: 'kibPerTunnel', label: `KiB per idle ${singular}`, better: 'lower', digits: 1 },
+];
 
 /** RSS before and after `tunnels` idle tunnels (TLS done, then nothing); `intercept`: with the proxy's minted certificate. */
 const idleTunnelMemory = (intercept: boolean) => async (env: BenchEnv, target: Target): Promise<RunOutcome> => {
@@ -248,11 +248,7 @@ const s7i: Scenario = {
   id: 'S7i',
   title: 'memory: idle intercepted connections',
   description: 'As S7, but the proxy intercepts: each of the N connections sends `CONNECT origin.test:TLSPORT`, completes a TLS handshake with the proxy\'s minted certificate (the client trusts the interception CA), then sends nothing. KiB per connection = growth / connections. Squid and mitmproxy may connect to nginx at this point, Portcullis does not (it connects at the first allowed request).',
-  metrics: [
-    { key: 'idleMiB', label: 'RSS idle (MiB)', better: 'lower', digits: 1 },
-    { key: 'loadedMiB', label: 'RSS with idle intercepted connections (MiB)', better: 'lower', digits: 1 },
-    { key: 'kibPerTunnel', label: 'KiB per idle intercepted connection', better: 'lower', digits: 1 },
-  ],
+  metrics: memoryMetrics('intercepted connections', 'intercepted connection'),
   hasDirect: false,
   repeated: false,
   intercept: true,
@@ -264,11 +260,7 @@ const s7: Scenario = {
   id: 'S7',
   title: 'memory: idle and with idle CONNECT tunnels',
   description: 'VmRSS summed over the proxy\'s process tree (from /proc) 1.5 s after start, then 2 s after N idle tunnels are up: `CONNECT origin.test:TLSPORT`, 200, TLS handshake with nginx completed, then nothing (opened 100 at a time by the load generator); KiB per tunnel = growth / tunnels. A fresh proxy instance is used.',
-  metrics: [
-    { key: 'idleMiB', label: 'RSS idle (MiB)', better: 'lower', digits: 1 },
-    { key: 'loadedMiB', label: 'RSS with idle tunnels (MiB)', better: 'lower', digits: 1 },
-    { key: 'kibPerTunnel', label: 'KiB per idle tunnel', better: 'lower', digits: 1 },
-  ],
+  metrics: memoryMetrics('tunnels', 'tunnel'),
   hasDirect: false,
   repeated: false,
   unavailable: () => undefined,

@@ -241,11 +241,22 @@ test('run --workers 2 shares the listener between two processes, with one access
   for (let i = 0; i < 4; i += 1) {
     assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/after-${i}`])).status, 200, 'every worker has the new policy');
   }
+  // logrotate: rename, then SIGUSR1; every worker appends to the new file from then on.
+  renameSync(logFile, `${logFile}.1`);
+  cli.child.kill('SIGUSR1');
+  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 6; i += 1) {
+    assert.equal((await curl(['-x', proxy, `http://allowed.test:${origin.port}/rotated-${i}`])).status, 200);
+  }
   assert.equal(await cli.stop(), 0);
-  const lines = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { flow_id: string; url: string });
-  assert.equal(lines.length, 17, 'one line per flow, written by the primary');
+  const read = (name: string): Array<{ flow_id: string; url: string }> =>
+    readFileSync(name, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { flow_id: string; url: string });
+  const lines = read(`${logFile}.1`);
+  assert.equal(lines.length, 17, 'one whole JSON line per flow, though two processes append to the file');
   const processes = new Set(lines.map((l) => l.flow_id.split('-')[0]));
   assert.equal(processes.size, 2, 'both workers served connections');
+  const rotated = read(logFile);
+  assert.deepEqual(rotated.map((l) => new URL(l.url).pathname).sort(), [0, 1, 2, 3, 4, 5].map((i) => `/rotated-${i}`));
 });
 
 test('explain --user judges rules scoped to users and groups', async (t) => {

@@ -102,7 +102,10 @@ test('a client that vanishes mid-upload is logged, the origin sees an incomplete
 /** A raw origin: counts the requests that reach it and does what `act` says with each socket. */
 const startRawOrigin = async (t: { after(fn: () => unknown): void }, act: (socket: net.Socket, count: number) => void) => {
   let requests = 0;
+  const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     socket.on('data', (data) => {
       requests += (data.toString('latin1').match(/^(GET|POST|HEAD) /gm) ?? []).length;
       act(socket, requests);
@@ -110,7 +113,10 @@ const startRawOrigin = async (t: { after(fn: () => unknown): void }, act: (socke
     socket.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  t.after(() => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    for (const socket of sockets) socket.destroy(); // pooled keep-alive connections
+  }));
   return { port: (server.address() as net.AddressInfo).port, requests: () => requests };
 };
 
@@ -123,18 +129,22 @@ test('an origin that resets each fresh connection is asked once: 502, never a re
   assert.equal(origin.requests(), 1);
 });
 
-test('a pooled connection the origin closed while idle is replaced without the client noticing', async (t) => {
-  // Answers keep-alive, then closes each connection quietly 100 ms after its answer.
+test('a request that meets a pooled connection the origin just dropped is sent once more, on a new one', async (t) => {
+  // Each connection answers its first request, then drops the connection on the next one
+  // without answering: what a client meets when an origin closes an idle connection just as
+  // the request goes out. The proxy must retry that (bodyless) request on a fresh connection.
+  const perSocket = new WeakMap<net.Socket, number>();
   const origin = await startRawOrigin(t, (socket) => {
-    socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
-    setTimeout(() => socket.destroy(), 100);
+    const seen = (perSocket.get(socket) ?? 0) + 1;
+    perSocket.set(socket, seen);
+    if (seen === 1) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok');
+    else socket.destroy();
   });
   const proxy = await startTestProxy(t, { resolve: { 'idle.test': '127.0.0.1' }, rules: [{ name: 'i', hosts: ['idle.test'], ports: [origin.port] }] });
-  for (const path of ['/first', '/second', '/third']) {
+  for (const path of ['/first', '/second']) {
     const result = await curl(['-x', proxy.url, `http://idle.test:${origin.port}${path}`]);
     assert.equal(result.status, 200, path);
     assert.equal(result.body, 'ok');
-    await new Promise((resolve) => setTimeout(resolve, 300));
   }
-  assert.equal(origin.requests(), 3);
+  assert.equal(origin.requests(), 3, 'first; second (dropped on the pooled connection); second again');
 });
