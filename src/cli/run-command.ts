@@ -125,23 +125,6 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     await accessLog.close();
     return EXIT_FAILURE;
   }
-  const first = bound[Math.max(0, config.listen.findIndex((l) => l.mode === 'explicit'))] ?? '127.0.0.1:3128';
-  io.stderr.write([
-    `portcullis: listening on ${bound.map((a) => `http://${a}`).join(', ')} (${config.rules.length} rules, default deny${config.dry_run ? ', DRY RUN: denials are logged, not enforced' : ''})`,
-    `portcullis: config ${options.config ?? '(embedded default; write your own and pass -c FILE)'}`,
-    ...(config.listen.some((l) => l.mode === 'explicit') ? [
-      'portcullis: point clients at it:',
-      `    export http_proxy=http://${first} https_proxy=http://${first}`,
-      `    curl -x http://${first} https://example.com/`,
-    ] : []),
-    ...(config.listen.some((l) => l.mode !== 'explicit')
-      ? ['portcullis: transparent listeners need firewall rules: portcullis transparent rules' + (options.config ? ` -c ${options.config}` : '')]
-      : []),
-    ...adminLines,
-    '',
-  ].join('\n'));
-  summary?.start(proxy);
-
   return new Promise<number>((resolve) => {
     const reload = (): void => {
       if (!options.config) {
@@ -183,5 +166,23 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     signals.on('SIGTERM', stop);
     signals.on('SIGHUP', reload);
     signals.on('SIGUSR1', reopen);
+    // The banner goes out only once the handlers are in place: whoever waits for it (a test, a
+    // supervisor) may signal at once, and a SIGTERM before then would kill us with no drain.
+    const first = bound[Math.max(0, config.listen.findIndex((l) => l.mode === 'explicit'))] ?? '127.0.0.1:3128';
+    io.stderr.write([
+      `portcullis: listening on ${bound.map((a) => `http://${a}`).join(', ')} (${config.rules.length} rules, default deny${config.dry_run ? ', DRY RUN: denials are logged, not enforced' : ''})`,
+      `portcullis: config ${options.config ?? '(embedded default; write your own and pass -c FILE)'}`,
+      ...(config.listen.some((l) => l.mode === 'explicit') ? [
+        'portcullis: point clients at it:',
+        `    export http_proxy=http://${first} https_proxy=http://${first}`,
+        `    curl -x http://${first} https://example.com/`,
+      ] : []),
+      ...(config.listen.some((l) => l.mode !== 'explicit')
+        ? ['portcullis: transparent listeners need firewall rules: portcullis transparent rules' + (options.config ? ` -c ${options.config}` : '')]
+        : []),
+      ...adminLines,
+      '',
+    ].join('\n'));
+    summary?.start(proxy);
   });
 };

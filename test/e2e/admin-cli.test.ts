@@ -72,10 +72,18 @@ test('run --admin serves the dashboard; POST /api/reload applies a good config a
   const rules = await (await fetch(new URL('api/rules', adminUrl))).json() as { rules: { name: string }[] };
   assert.deepEqual(rules.rules.map((r) => r.name), ['allowed-origin', 'later']);
 
-  const metrics = await (await fetch(new URL('metrics', adminUrl))).text();
+  // Workers report finished flows to the primary (which serves /metrics) over IPC, so the count
+  // can trail the client's response by a message: poll, bounded.
+  const laterAllowed = /^portcullis_requests_total\{decision="allow",reason="rule-matched",rule="later"\} 2$/m;
+  let metrics = '';
+  for (let attempt = 0; attempt < 100; attempt += 1) {
+    metrics = await (await fetch(new URL('metrics', adminUrl))).text();
+    if (laterAllowed.test(metrics)) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   assert.match(metrics, /^portcullis_config_reloads_total\{result="ok"\} 1$/m);
   assert.match(metrics, /^portcullis_config_reloads_total\{result="refused"\} 1$/m);
-  assert.match(metrics, /^portcullis_requests_total\{decision="allow",reason="rule-matched",rule="later"\} 2$/m);
+  assert.match(metrics, laterAllowed);
   assert.equal(await cli.stop(), 0);
 });
 
