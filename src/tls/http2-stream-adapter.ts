@@ -9,8 +9,12 @@ import type tls from 'node:tls';
 const BUFFER_BYTES = 256 * 1024;
 
 export const http2StreamAdapter = (secure: tls.TLSSocket): Duplex => {
+  // The HTTP/2 session has one write outstanding at a time: waiting for the TLS socket's 'drain'
+  // after each batch (its high-water mark is 16 KiB) left the session idle for every round trip
+  // through the kernel. Up to BUFFER_BYTES may queue in the TLS socket before it has to wait.
   const toSecure = (data: Buffer, callback: (error?: Error | null) => void): void => {
-    if (secure.write(data)) callback();
+    secure.write(data);
+    if (secure.writableLength < BUFFER_BYTES) callback();
     else secure.once('drain', () => callback());
   };
   const adapter = new Duplex({
