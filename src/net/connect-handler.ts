@@ -80,6 +80,10 @@ const decideTunnel = (
   }
 
   if (decision.verdict === 'allow' && decision.intercept) {
+    // A rule allows every request to this host (the tunnel could have been spliced), so the
+    // origin's TLS handshake may overlap the client's; with paths or methods only, the origin
+    // hears nothing until a request is allowed.
+    if (decision.wholeHost) runtime.upstreamPools.prewarm(destination);
     flow.fields.status = 200;
     client.write(ESTABLISHED);
     interceptor.intercept(client, head, { flowId: flow.id, destination, client: flow.base.client, ...(user ? { user } : {}) }, flow);

@@ -147,6 +147,8 @@ export const createTransparentTlsListener = (runtime: ProxyRuntime, config: List
     }
     if (decision.verdict === 'allow' && decision.intercept) {
       flow.fields.status = 200;
+      // A rule allows every request here: the origin's handshake can overlap the client's.
+      if (decision.wholeHost) runtime.upstreamPools.prewarm(destination);
       // Hand over on a later turn of the event loop: wrapping the socket's handle in a TLSSocket
       // while its 'data' dispatch (that delivered the ClientHello) is still unwinding stalls the
       // handshake when the certificate is already cached (seen on Node 20).

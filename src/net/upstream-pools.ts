@@ -13,10 +13,19 @@ export interface UpstreamPool {
   lastAddress(): string | undefined;
   /** How many connections this pool has started: unchanged across a request means it reused one. */
   connectionsStarted(): number;
+  /**
+   * https only: opens one connection (dial, checks, verified TLS) ahead of the first request,
+   * unless the pool has one open or opening; the next new connection the pool needs takes it.
+   */
+  prewarm(): void;
+  /** Closes a connection opened ahead that no request took. */
+  discardWarm(): void;
 }
 
 export interface UpstreamPools {
   poolFor(destination: Destination, scheme: UpstreamScheme): UpstreamPool;
+  /** Opens an https connection to `destination` ahead of its first request (see UpstreamPool.prewarm). */
+  prewarm(destination: Destination): void;
   close(): Promise<void>;
 }
 
@@ -31,6 +40,15 @@ export interface UpstreamPoolsOptions {
 
 /** Pools with no connection and no request for this long are closed and forgotten. */
 const SWEEP_MS = 30_000;
+/** A connection opened ahead of its first request is closed when no request took it by then. */
+const WARM_MS = 10_000;
+
+interface Opened {
+  readonly socket: net.Socket;
+  readonly address: string;
+}
+
+const ignore = (): void => undefined;
 
 /**
  * Upstream HTTP/1.1 connections through undici, one pool per scheme and canonical host:port.
@@ -45,10 +63,10 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
   const create = (destination: Destination, scheme: UpstreamScheme, origin: string): UpstreamPool => {
     let last: string | undefined;
     let started = 0;
-    const connect = (_opts: unknown, callback: (error: Error | null, socket: net.Socket | null) => void): void => {
-      started += 1;
+    let warm: { readonly opened: Promise<Opened>; readonly timer: NodeJS.Timeout } | undefined;
+    const open = (): Promise<Opened> => {
       const dialer = scheme === 'https' ? options.dialer() : options.httpDialer();
-      dialer.dial(destination).then(async ({ socket, address }) => {
+      return dialer.dial(destination).then(async ({ socket, address }) => {
         if (scheme === 'http') return { socket, address };
         try {
           const secure = await startUpstreamTls(socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' },
@@ -58,7 +76,33 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
           socket.destroy();
           throw error;
         }
-      }).then(({ socket, address }) => {
+      });
+    };
+    /** The connection opened ahead, if still usable; else (closed meanwhile, or it failed) a new one. */
+    const takeWarm = (): Promise<Opened> | undefined => {
+      if (warm === undefined) return undefined;
+      const { opened, timer } = warm;
+      warm = undefined;
+      clearTimeout(timer);
+      return opened.then((ready) => {
+        ready.socket.off('error', ignore);
+        if (ready.socket.destroyed || !ready.socket.writable || ready.socket.readableEnded) {
+          ready.socket.destroy();
+          return open();
+        }
+        return ready;
+      }, () => open());
+    };
+    const discardWarm = (): void => {
+      const taken = warm;
+      if (taken === undefined) return;
+      warm = undefined;
+      clearTimeout(taken.timer);
+      taken.opened.then((ready) => ready.socket.destroy(), ignore);
+    };
+    const connect = (_opts: unknown, callback: (error: Error | null, socket: net.Socket | null) => void): void => {
+      started += 1;
+      (takeWarm() ?? open()).then(({ socket, address }) => {
         last = address;
         callback(null, socket);
       }, (error: Error) => callback(error, null));
@@ -73,7 +117,16 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
       // Responses are relayed as they are; strict framing checks stay on (llhttp, as node:http).
       maxResponseSize: -1,
     });
-    return { dispatcher, lastAddress: () => last, connectionsStarted: () => started };
+    const prewarm = (): void => {
+      if (scheme !== 'https' || warm !== undefined || dispatcher.stats.connected > 0) return;
+      const opened = open();
+      // Until a request takes it, nobody else listens on this socket.
+      opened.then((ready) => ready.socket.on('error', ignore), ignore);
+      const timer = setTimeout(discardWarm, WARM_MS);
+      timer.unref();
+      warm = { opened, timer };
+    };
+    return { dispatcher, lastAddress: () => last, connectionsStarted: () => started, prewarm, discardWarm };
   };
 
   const sweep = setInterval(() => {
@@ -81,6 +134,7 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
       const { connected, pending, running } = pool.dispatcher.stats;
       if (connected === 0 && pending === 0 && running === 0) {
         pools.delete(key);
+        pool.discardWarm();
         void pool.dispatcher.close().catch(() => undefined);
       }
     }
@@ -97,10 +151,14 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
       }
       return pool;
     },
+    prewarm(destination) {
+      this.poolFor(destination, 'https').prewarm();
+    },
     async close() {
       clearInterval(sweep);
       const all = [...pools.values()];
       pools.clear();
+      for (const pool of all) pool.discardWarm();
       await Promise.all(all.map((pool) => pool.dispatcher.destroy().catch(() => undefined)));
     },
   };

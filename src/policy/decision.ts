@@ -23,6 +23,12 @@ export type AllowDecision = {
   readonly rule: string;
   /** CONNECT/SNI stage only: true when some matching rule needs the requests (paths, methods, inspect). */
   readonly intercept: boolean;
+  /**
+   * CONNECT/SNI stage only: true when some matching rule has neither paths nor methods, so it
+   * allows every request to this host and port (for this client and user). Such a tunnel could
+   * have been spliced, so talking to the origin before a request arrives reveals nothing new.
+   */
+  readonly wholeHost: boolean;
 };
 
 export type DenyDecision = {
@@ -36,11 +42,12 @@ export type DenyDecision = {
 
 export type Decision = AllowDecision | DenyDecision;
 
-export const allow = (rule: string, intercept = false): AllowDecision => ({
+export const allow = (rule: string, intercept = false, wholeHost = false): AllowDecision => ({
   verdict: 'allow',
   reason: 'rule-matched',
   rule,
   intercept,
+  wholeHost,
 });
 
 export const deny = (reason: DenyReason, rule?: string, detail?: string): DenyDecision => {

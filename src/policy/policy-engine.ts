@@ -36,7 +36,10 @@ export interface RequestFacts extends ConnectionFacts {
 }
 
 export interface CompiledPolicy {
-  /** At CONNECT/SNI time: deny, or allow with intercept=true if any rule matching host/port/client/user has paths, methods or inspect:true. */
+  /**
+   * At CONNECT/SNI time: deny, or allow with intercept=true if any rule matching host/port/client/user
+   * has paths, methods or inspect:true, and wholeHost=true if any of them has neither paths nor methods.
+   */
   decideConnection(facts: ConnectionFacts): Decision;
   /** Full decision for one HTTP request (plain HTTP, or inside an intercepted tunnel). */
   decideRequest(facts: RequestFacts): Decision;
@@ -186,7 +189,8 @@ export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
   const decideConnection = (facts: ConnectionFacts): Decision => {
     const stage = matchConnection(facts);
     if (!stage.ok) return stage.decision;
-    return allow(stage.rules[0].name, stage.rules.some((rule) => rule.needsRequest));
+    return allow(stage.rules[0].name, stage.rules.some((rule) => rule.needsRequest),
+      stage.rules.some((rule) => rule.path === undefined && rule.method === undefined));
   };
 
   const decideRequest = (facts: RequestFacts): Decision => {

@@ -1,4 +1,8 @@
 import { createRequire } from 'node:module';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startHttpsOrigin, type Origin } from '../helpers/origin.js';
@@ -8,17 +12,18 @@ import { makeOriginCertificates } from '../helpers/test-certs.js';
 import type { TestContext } from 'node:test';
 
 const GCS = 'www.googleapis.com';
-const originCerts = makeOriginCertificates([GCS, 'spliced.test', 'other.test']);
+const originCerts = makeOriginCertificates([GCS, 'spliced.test', 'other.test', 'audited.test']);
 
 const start = async (t: TestContext, extra: Record<string, unknown> = {}): Promise<{ origin: Origin; proxy: TestProxy; base: string }> => {
   await testProxyCa();
   const origin = await startHttpsOrigin(t, originCerts);
   const proxy = await startTestProxy(t, {
-    resolve: { [GCS]: '127.0.0.1', 'spliced.test': '127.0.0.1', 'other.test': '127.0.0.1' },
+    resolve: { [GCS]: '127.0.0.1', 'spliced.test': '127.0.0.1', 'other.test': '127.0.0.1', 'audited.test': '127.0.0.1' },
     upstream: { tls: { extra_ca: [originCerts.caCertPath] } },
     rules: [
       { name: 'gcs-one-bucket', hosts: [GCS], ports: [origin.port], paths: ['/storage/v1/b/allowed-bkt'], methods: ['GET'] },
       { name: 'spliced', hosts: ['spliced.test'], ports: [origin.port] },
+      { name: 'audited', hosts: ['audited.test'], ports: [origin.port], inspect: true },
     ],
     ...extra,
   });
@@ -68,8 +73,39 @@ for (const [name, c] of Object.entries(denied)) {
     assert.equal(result.status, 403, result.stderr + result.body);
     assert.match(result.body, c.reason);
     assert.equal(origin.seen.length, 0);
+    assert.equal(origin.connections(), 0, 'under a rule with paths or methods the origin is not even connected to');
   });
 }
+
+test('under an inspect-only rule the origin connection opens during the client handshake and the first request uses it', async (t) => {
+  const { origin, proxy } = await start(t);
+  const socket = net.connect(proxy.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  await once(socket, 'connect');
+  socket.write(`CONNECT audited.test:${origin.port} HTTP/1.1\r\nHost: audited.test:${origin.port}\r\n\r\n`);
+  const [established] = await once(socket, 'data') as [Buffer];
+  assert.match(established.toString('latin1'), /^HTTP\/1\.1 200 /);
+  const secure = tls.connect({ socket, servername: 'audited.test', ca: readFileSync(testProxyCaPath, 'utf8'), ALPNProtocols: ['http/1.1'] });
+  await once(secure, 'secureConnect');
+  for (let waited = 0; origin.connections() === 0 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(origin.connections(), 1, 'connected before any request');
+  assert.equal(origin.seen.length, 0, 'but nothing was sent on it yet');
+  secure.write(`GET /first HTTP/1.1\r\nHost: audited.test:${origin.port}\r\nConnection: close\r\n\r\n`);
+  let answer = '';
+  secure.setEncoding('latin1').on('data', (chunk: string) => { answer += chunk; });
+  await once(secure, 'end');
+  assert.match(answer, /^HTTP\/1\.1 200 /);
+  assert.deepEqual(origin.seen.map((s) => s.url), ['/first']);
+  assert.equal(origin.connections(), 1, 'the request went out on the connection opened ahead');
+});
+
+test('under an inspect-only rule a request denied inside the tunnel (host-mismatch) still never reaches the origin', async (t) => {
+  const { origin, proxy } = await start(t);
+  const result = await curl(['--cacert', testProxyCaPath, '-x', proxy.url, '--max-time', '5', `https://audited.test:${origin.port}/`, '-H', `Host: other.test:${origin.port}`]);
+  assert.equal(result.status, 403, 'a Host naming another host is denied inside the tunnel');
+  assert.match(result.body, /host-mismatch/);
+  assert.equal(origin.seen.length, 0, 'the origin saw no request');
+});
 
 test('a Host header naming another host inside the tunnel is denied as host-mismatch (no domain fronting)', async (t) => {
   const { origin, proxy, base } = await start(t);

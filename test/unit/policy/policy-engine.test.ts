@@ -50,10 +50,12 @@ const rules: readonly RuleConfig[] = [
   rule({ name: 'read-only', hosts: ['api.example.org'], methods: ['GET', 'HEAD'] }),
   rule({ name: 'docs-any', hosts: ['docs.example.org'] }),
   rule({ name: 'docs-paths', hosts: ['docs.example.org'], paths: ['/private'] }),
+  rule({ name: 'split-inside', hosts: ['audit-split.example.net'], clients: ['10.0.0.0/8'], inspect: true }),
+  rule({ name: 'split-outside', hosts: ['audit-split.example.net'], paths: ['/public'] }),
 ];
 const policy = compilePolicy(rules);
 
-type Expected = Partial<Record<'verdict' | 'reason' | 'rule' | 'intercept', string | boolean>>;
+type Expected = Partial<Record<'verdict' | 'reason' | 'rule' | 'intercept' | 'wholeHost', string | boolean>>;
 
 const subset = (decision: Decision, expected: Expected): Expected =>
   Object.fromEntries(Object.keys(expected).map((key) => [key, (decision as Record<string, unknown>)[key]])) as Expected;
@@ -113,6 +115,12 @@ const connections: ReadonlyArray<readonly [string, ConnectionFacts, Expected]> =
   ['intercepts a host whose rule asks for inspect', connect('audit.example.net:443'), allowed('audit', true)],
   ['intercepts a host whose rule lists methods', connect('api.example.org:443'), allowed('read-only', true)],
   ['intercepts when one matching rule has paths and another does not', connect('docs.example.org:443'), allowed('docs-any', true)],
+  ['says an inspect-only rule allows the whole host', connect('audit.example.net:443'), { verdict: 'allow', intercept: true, wholeHost: true }],
+  ['says a host-only rule allows the whole host', connect('accounts.google.com:443'), { verdict: 'allow', intercept: false, wholeHost: true }],
+  ['says a rule with paths does not allow the whole host', connect('www.googleapis.com:443'), { verdict: 'allow', intercept: true, wholeHost: false }],
+  ['says a rule with methods only does not allow the whole host', connect('api.example.org:443'), { verdict: 'allow', intercept: true, wholeHost: false }],
+  ['says the whole host is allowed when one of two matching rules has no paths', connect('docs.example.org:443'), { verdict: 'allow', intercept: true, wholeHost: true }],
+  ['does not count a rule for another client toward the whole host', connect('audit-split.example.net:443', { clientIp: '192.168.1.1' }), { verdict: 'allow', intercept: true, wholeHost: false }],
   ['denies a host no rule names', connect('example.net:443'), denied('no-rule-matched')],
 ];
 
