@@ -176,34 +176,30 @@ const download = (kind: 'plain' | 'tunnel' | 'intercept') => (env: BenchEnv, tar
     caFile: kind === 'plain' ? undefined : kind === 'intercept' && target.proxy ? env.interceptCa.certFile : env.origin.caFile,
   });
 
-const s6a: Scenario = {
-  id: 'S6a',
-  title: '100 MiB download, plain HTTP through the proxy',
-  description: '`curl -o /dev/null -w %{speed_download} -x PROXY http://127.0.0.1:ORIGIN/100m` (direct: without -x); status 200 and the full size are checked.',
+/** What S6a-S6c share: one curl download per run, after one unmeasured download for every column alike (JIT, pools, caches). */
+const downloadScenario = (kind: 'plain' | 'tunnel' | 'intercept'): Pick<Scenario, 'metrics' | 'hasDirect' | 'repeated' | 'unavailable' | 'warmup' | 'runOnce'> => ({
   metrics: [MBPS],
   hasDirect: true,
   repeated: true,
   unavailable: () => (commandExists('curl') ? undefined : 'curl not installed'),
-  // One unmeasured download first, for every column alike (JIT, pools, caches).
   async warmup(env, target) {
-    await download('plain')(env, target);
+    await download(kind)(env, target);
   },
-  runOnce: download('plain'),
+  runOnce: download(kind),
+});
+
+const s6a: Scenario = {
+  id: 'S6a',
+  title: '100 MiB download, plain HTTP through the proxy',
+  description: '`curl -o /dev/null -w %{speed_download} -x PROXY http://127.0.0.1:ORIGIN/100m` (direct: without -x); status 200 and the full size are checked.',
+  ...downloadScenario('plain'),
 };
 
 const s6b: Scenario = {
   id: 'S6b',
   title: '100 MiB HTTPS download through a CONNECT tunnel',
   description: '`curl --cacert CA -x PROXY https://origin.test:TLSPORT/100m`: curl opens a CONNECT tunnel and fetches the file over TLS through it (direct: `--resolve origin.test:TLSPORT:127.0.0.1` without a proxy). TLS costs curl and nginx the same in every column.',
-  metrics: [MBPS],
-  hasDirect: true,
-  repeated: true,
-  unavailable: () => (commandExists('curl') ? undefined : 'curl not installed'),
-  // One unmeasured download first, for every column alike (JIT, pools, caches).
-  async warmup(env, target) {
-    await download('tunnel')(env, target);
-  },
-  runOnce: download('tunnel'),
+  ...downloadScenario('tunnel'),
 };
 
 const s6c: Scenario = {
@@ -211,16 +207,8 @@ const s6c: Scenario = {
   title: '100 MiB HTTPS download, intercepted',
   description: '`curl --cacert INTERCEPTION-CA -x PROXY https://origin.test:TLSPORT/100m`: the proxy decrypts the tunnel, fetches the file from nginx over its own verified TLS connection and re-encrypts it for curl (direct: as S6b, curl straight to nginx). ' +
     'The proxy does two TLS streams\' worth of crypto per byte here, curl and nginx one each.',
-  metrics: [MBPS],
-  hasDirect: true,
-  repeated: true,
   intercept: true,
-  unavailable: () => (commandExists('curl') ? undefined : 'curl not installed'),
-  // One unmeasured download first, for every column alike (JIT, pools, caches).
-  async warmup(env, target) {
-    await download('intercept')(env, target);
-  },
-  runOnce: download('intercept'),
+  ...downloadScenario('intercept'),
 };
 
 const memoryMetrics = (plural: string, singular: string): Scenario['metrics'] => [
