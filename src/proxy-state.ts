@@ -7,7 +7,7 @@ import { createBasicAuthenticator, type BasicAuthenticator } from './auth/basic-
 import { parseHtpasswd } from './auth/htpasswd.js';
 import { createAddressGuard } from './policy/address-guard.js';
 import { compilePolicy, type CompiledPolicy } from './policy/policy-engine.js';
-import { createResolver, type LookupAll } from './net/resolver.js';
+import { createResolver, type LookupAll, type Resolver } from './net/resolver.js';
 import { createParentDialers, type ParentProxy } from './net/parent-proxy-dialer.js';
 import { formatAuthority, parseAuthority } from './flow/destination.js';
 import { createUpstreamDialer, type UpstreamDialer } from './net/upstream-dialer.js';
@@ -26,6 +26,8 @@ export interface ProxyState {
   /** Set when `upstream.proxy` is: plain-HTTP requests are sent to it in absolute form. */
   readonly parent?: ParentProxy;
   readonly upstreamTls: UpstreamTlsSettings;
+  /** Names to addresses: `resolve:` pins, then DNS. The dialers use it; so does verification through a parent proxy. */
+  readonly resolver: Resolver;
   /** Present when `auth.basic` is configured: every client must authenticate. */
   readonly authenticator?: BasicAuthenticator;
 }
@@ -113,7 +115,7 @@ export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: ()
     ? createParentDialers(parent, resolver, { connectMs: config.timeouts.upstream_connect, responseMs: config.timeouts.upstream_response })
     : undefined;
   return Object.freeze({
-    config, policy,
+    config, policy, resolver,
     dialer: viaParent?.tunnel ?? direct,
     httpDialer: viaParent?.direct ?? direct,
     ...(parent ? { parent } : {}),

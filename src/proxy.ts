@@ -4,11 +4,9 @@ import type { FlowRecord } from './flow/flow-record.js';
 import { silentLogger, type Logger } from './logging/logger.js';
 import { createUpstreamPools } from './net/upstream-pools.js';
 import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
-import { createExplicitListener, type Listener } from './net/explicit-listener.js';
+import { createListener, type Listener } from './net/listener.js';
 import type { LookupAll } from './net/resolver.js';
 import { createOriginalDestinationSource } from './net/original-destination.js';
-import { createTransparentHttpListener } from './net/transparent-http-listener.js';
-import { createTransparentTlsListener } from './net/transparent-tls-listener.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
 import type { Clock, ProxyRuntime } from './runtime.js';
 
@@ -74,14 +72,11 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
       if (!authority) throw new Error('the certificate authority is not loaded yet');
       return authority;
     },
+    caForDownload: () => authority,
   };
   // SO_ORIGINAL_DST through the native addon, loaded (and logged) when a transparent listener starts.
-  const transparent = { originalDestination: createOriginalDestinationSource({ logger }), ...(deps.lookup ? { lookup: deps.lookup } : {}) };
-  const listeners = config.listen.map((listenerConfig) => {
-    if (listenerConfig.mode === 'transparent-http') return createTransparentHttpListener(runtime, listenerConfig, transparent);
-    if (listenerConfig.mode === 'transparent-tls') return createTransparentTlsListener(runtime, listenerConfig, transparent);
-    return createExplicitListener(runtime, listenerConfig);
-  });
+  const listenerDeps = { originalDestination: createOriginalDestinationSource({ logger }) };
+  const listeners = config.listen.map((listenerConfig) => createListener(runtime, listenerConfig, listenerDeps));
   return {
     listeners,
     state: () => current,

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { ProxyConfig } from '../config/schema.js';
 import type { FlowRecord } from '../flow/flow-record.js';
 import type { Logger } from '../logging/logger.js';
-import type { Listener } from '../net/explicit-listener.js';
+import type { Listener } from '../net/listener.js';
 import type { Proxy } from '../proxy.js';
 import { buildProxyState, type ProxyState } from '../proxy-state.js';
 import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from '../tls/certificate-authority.js';

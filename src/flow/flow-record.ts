@@ -63,12 +63,16 @@ export interface FlowRecord {
   readonly detail?: string;
   /** Dry run: the policy would have denied this flow for `reason`. */
   readonly wouldDeny?: boolean;
+  /** A rule in report mode (named here) would have allowed this denied flow. */
+  readonly wouldAllow?: string;
   /** Status sent to the client (200 for an established tunnel, 0 when none was sent). */
   readonly status: number;
   /** Bytes from the client toward the upstream (request body or tunnel bytes). */
   readonly bytesUp: number;
   /** Bytes from the upstream toward the client (response body or tunnel bytes). */
   readonly bytesDown: number;
+  /** Bytes of the response head (status line and headers) as sent to the client, when known. */
+  readonly responseHeadBytes?: number;
   /** "ip:port" of the upstream actually dialed. */
   readonly upstreamAddress?: string;
   /** Tunnel handling: spliced (not decrypted) or intercepted. */

@@ -2,14 +2,12 @@ import http from 'node:http';
 import { joinListenAddress } from '../net/listen-address.js';
 import { whenResponseClosed } from './when-response-closed.js';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
-import type { FlowBuilder } from '../flow/flow-builder.js';
+import type { ForwardRoute } from '../pipeline/request-pipeline.js';
+import { refuseFailure } from '../pipeline/refusal.js';
 import { redactHeaderObject, redactHeaders } from '../flow/redact-headers.js';
 import { PortcullisError, isPortcullisError } from '../errors.js';
-import { deny } from '../policy/decision.js';
 import type { ProxyRuntime } from '../runtime.js';
-import { denyResponse, errorResponse } from './deny-response.js';
 import { stripHopByHop } from './hop-by-hop.js';
-import { upstreamFailure } from './proxy-status.js';
 import { sendSynthetic } from './send-synthetic.js';
 
 // Host is rewritten to the checked destination; Expect was answered by the proxy already.
@@ -24,11 +22,9 @@ const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE'])
  * request that fails on a reused pooled connection before any answer is retried once when it
  * has no body.
  */
-export const forwardUpstream = (
-  runtime: ProxyRuntime, req: http.IncomingMessage, res: http.ServerResponse, flow: FlowBuilder,
-  destination: Destination, pathAndQuery: string, scheme: 'http' | 'https',
-): void => {
-  const pool = runtime.upstreamPools.poolFor(destination, scheme);
+export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage, res: http.ServerResponse, route: ForwardRoute): void => {
+  const { flow, destination, pathAndQuery, scheme } = route;
+  const pool = runtime.upstreamPools.poolFor(destination, scheme, route.checked);
   const defaultPort = scheme === 'https' ? 443 : 80;
   const headers = stripHopByHop(req.rawHeaders, DROP_HOST);
   headers.unshift('Host', formatHostHeader(destination, defaultPort));
@@ -48,25 +44,13 @@ export const forwardUpstream = (
 
   const fail = (error: unknown): void => {
     const failure = isPortcullisError(error) ? error : classifySocketError(error, destination, timeouts.upstream_response);
-    flow.fields.errorCode = failure.code;
-    flow.fields.detail = failure.message;
-    if (failure.code === 'PCL_ERR_ADDRESS_BLOCKED') {
-      const blocked = deny('address-blocked', flow.fields.rule, failure.message);
-      Object.assign(flow.fields, { verdict: 'deny', reason: blocked.reason });
-      const response = denyResponse(flow.fields.url ?? flow.base.url, blocked);
-      flow.fields.responseHeaders = redactHeaderObject(response.headers);
-      sendSynthetic(res, response);
-      return;
-    }
-    if (res.headersSent) {
+    const refusal = refuseFailure(flow, route.url, failure);
+    if (refusal === undefined || res.headersSent) {
       res.destroy();
       return;
     }
-    const { status, type } = upstreamFailure(failure.code);
-    flow.fields.reason = flow.fields.reason ?? 'rule-matched';
-    const response = errorResponse(status, type, failure.code, failure.message);
-    flow.fields.responseHeaders = redactHeaderObject(response.headers);
-    sendSynthetic(res, response);
+    flow.responded(refusal.response.status, redactHeaderObject(refusal.response.headers));
+    sendSynthetic(res, refusal.response);
   };
 
   const send = (): void => {
@@ -93,13 +77,12 @@ export const forwardUpstream = (
         answered = true;
         resumeUpstream = resume;
         const address = pool.lastAddress();
-        if (address) flow.fields.upstreamAddress = joinListenAddress(address, destination.port);
-        flow.fields.timings = { responseStartedAt: runtime.clock.now() };
+        if (address) flow.connectedTo(joinListenAddress(address, destination.port));
         const raw: string[] = new Array<string>(rawHeaders.length);
         for (let i = 0; i < rawHeaders.length; i += 1) raw[i] = (rawHeaders[i] as Buffer).toString('latin1');
         try {
           const sent = stripHopByHop(raw);
-          flow.fields.responseHeaders = redactHeaders(sent);
+          flow.responded(statusCode, redactHeaders(sent), runtime.clock.now());
           const responseHeaders = sent as unknown as http.OutgoingHttpHeaders;
           // HTTP/2 has no reason phrase.
           if (req.httpVersionMajor >= 2) res.writeHead(statusCode, responseHeaders);
@@ -110,16 +93,13 @@ export const forwardUpstream = (
           fail(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `invalid response header from upstream: ${(error as Error).message}`));
           return false;
         }
-        for (let i = 0; i < raw.length; i += 2) {
-          if ((raw[i] as string).toLowerCase() === 'content-type') flow.fields.contentType = raw[i + 1] as string;
-        }
         res.on('drain', onDrain);
         return true;
       },
       onData(chunk: Buffer) {
         if (settled) return true;
         bytesDown += chunk.length;
-        flow.fields.bytesDown = bytesDown;
+        flow.transferred(bytesUp, bytesDown);
         // Pause the origin only past RESPONSE_BUFFER bytes queued for the client, not at the
         // socket's 16 KiB mark: pausing and resuming after every record halved large downloads.
         // (Past it, write() has returned false, so 'drain' follows and resumes.)
@@ -146,7 +126,7 @@ export const forwardUpstream = (
           return;
         }
         if (answered) {
-          flow.fields.errorCode = 'PCL_ERR_UPSTREAM_RESET';
+          flow.failed({ code: 'PCL_ERR_UPSTREAM_RESET', message: `upstream failed mid-response (${code || 'error'})` });
           res.destroy();
           return;
         }
@@ -160,7 +140,7 @@ export const forwardUpstream = (
   async function* countedBody(): AsyncGenerator<Buffer> {
     for await (const chunk of req as AsyncIterable<Buffer>) {
       bytesUp += chunk.length;
-      flow.fields.bytesUp = bytesUp;
+      flow.transferred(bytesUp, bytesDown);
       yield chunk;
     }
   }

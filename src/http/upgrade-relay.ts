@@ -1,73 +1,97 @@
 import type http from 'node:http';
-import { joinListenAddress } from '../net/listen-address.js';
 import type net from 'node:net';
-import { formatHostHeader, type Destination } from '../flow/destination.js';
-import type { FlowBuilder } from '../flow/flow-builder.js';
-import { PortcullisError, isPortcullisError } from '../errors.js';
-import { startUpstreamTls } from '../net/upstream-tls.js';
-import { relayTunnel } from '../net/tunnel-relay.js';
+import { formatHostHeader } from '../flow/destination.js';
+import { redactHeaderObject } from '../flow/redact-headers.js';
+import { PortcullisError } from '../errors.js';
+import { joinListenAddress } from '../net/listen-address.js';
 import { readResponseHead } from '../net/read-response-head.js';
+import { relayTunnel } from '../net/tunnel-relay.js';
+import { startUpstreamTls } from '../net/upstream-tls.js';
+import type { HttpFlow } from '../pipeline/flow.js';
+import { refuseFailure } from '../pipeline/refusal.js';
+import type { ForwardRoute, RequestExchange } from '../pipeline/request-pipeline.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { errorResponse, serializeResponse, type SyntheticResponse } from './deny-response.js';
 import { stripHopByHop } from './hop-by-hop.js';
-import { upstreamFailure } from './proxy-status.js';
+import { requestHeadOf, type ExchangeSide } from './node-exchange.js';
 
 const KEEP_FOR_UPGRADE = new Set(['host']);
 
-/** Answers an upgrade request on its raw socket and finishes the flow. */
-export const answerUpgrade = (runtime: ProxyRuntime, client: net.Socket, flow: FlowBuilder, response: SyntheticResponse): void => {
-  flow.fields.status = response.status;
-  client.on('error', () => {});
+/** Answers an upgrade request on its raw socket, closes it, and finishes the flow. */
+const answerOnSocket = (runtime: ProxyRuntime, client: net.Socket, flow: HttpFlow, response: SyntheticResponse): void => {
+  flow.responded(response.status, redactHeaderObject(response.headers));
+  flow.answered(response.status);
   client.end(serializeResponse(response));
-  flow.finish(runtime.clock.now());
+  flow.finished(runtime.clock.now());
 };
 
+/** An upgrade request (Connection: upgrade) on its raw socket; `head` is what the client sent after it. */
+export const upgradeExchange = (
+  runtime: ProxyRuntime, req: http.IncomingMessage, client: net.Socket, head: Buffer, side: ExchangeSide,
+): RequestExchange => ({
+  head: requestHeadOf(req),
+  source: side.source,
+  connection: { client: side.client, listener: side.listener },
+  credentials: side.credentials,
+  upgrade: req.headers.upgrade ?? '',
+  begin() {
+    client.on('error', () => {});
+  },
+  answer(flow, response) {
+    answerOnSocket(runtime, client, flow, response);
+  },
+  forward(route) {
+    void relayUpgrade(runtime, req, client, head, route);
+  },
+});
+
 /**
- * Relays an allowed upgrade (WebSocket): the request head goes to the checked destination,
- * and only a `101 Switching Protocols` answer turns the connection into a raw relay. Any other
- * answer closes it, so a fake upgrade cannot carry unchecked HTTP requests afterwards.
+ * Relays an allowed upgrade (WebSocket): the request head goes to the checked destination, and
+ * only a `101 Switching Protocols` answer turns the connection into a relay. Nothing the client
+ * sent after its upgrade request reaches the origin before that 101: until then those bytes could
+ * only be a second, unchecked request. Any other answer closes the connection.
  */
-export const relayUpgrade = async (
-  runtime: ProxyRuntime, req: http.IncomingMessage, client: net.Socket, head: Buffer, flow: FlowBuilder,
-  destination: Destination, pathAndQuery: string, scheme: 'http' | 'https',
-): Promise<void> => {
+const relayUpgrade = async (runtime: ProxyRuntime, req: http.IncomingMessage, client: net.Socket, head: Buffer, route: ForwardRoute): Promise<void> => {
+  const { flow, destination, scheme } = route;
   const state = runtime.state();
-  client.on('error', () => {});
   let upstream: net.Socket | undefined;
+  client.pause();
   try {
-    const dialed = await state.dialer.dial(destination);
-    flow.fields.upstreamAddress = joinListenAddress(dialed.address, destination.port);
+    const dialed = route.checked ? await state.dialer.connect(route.checked) : await state.dialer.dial(destination);
+    flow.connectedTo(joinListenAddress(dialed.address, destination.port), runtime.clock.now());
     upstream = scheme === 'https'
       ? await startUpstreamTls(dialed.socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' }, state.upstreamTls, ['http/1.1'], state.config.timeouts.upstream_connect)
       : dialed.socket;
     upstream.on('error', () => {});
     const headers = stripHopByHop(req.rawHeaders, KEEP_FOR_UPGRADE);
-    const lines = [`${req.method ?? 'GET'} ${pathAndQuery} HTTP/1.1`, `Host: ${formatHostHeader(destination, scheme === 'https' ? 443 : 80)}`];
+    const lines = [`${req.method ?? 'GET'} ${route.pathAndQuery} HTTP/1.1`, `Host: ${formatHostHeader(destination, scheme === 'https' ? 443 : 80)}`];
     for (let i = 0; i < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`);
-    lines.push(`Connection: Upgrade`, `Upgrade: ${req.headers.upgrade ?? ''}`);
+    lines.push('Connection: Upgrade', `Upgrade: ${req.headers.upgrade ?? ''}`);
     upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-    if (head.length > 0) upstream.write(head);
     const answer = await readResponseHead(upstream, state.config.timeouts.upstream_response);
     if (answer.status !== 101) {
       upstream.destroy();
-      flow.fields.errorCode = 'PCL_ERR_UPSTREAM_FAILED';
-      flow.fields.detail = `upgrade-refused: the origin answered ${answer.status || 'something that is not HTTP'} instead of 101`;
-      answerUpgrade(runtime, client, flow, errorResponse(502, 'http_upgrade_failed', 'upgrade-refused',
-        `the origin answered ${answer.status || 'something that is not HTTP'} instead of 101 Switching Protocols`));
+      const what = answer.status || 'something that is not HTTP';
+      flow.failed({ code: 'PCL_ERR_UPSTREAM_FAILED', message: `upgrade-refused: the origin answered ${what} instead of 101` });
+      answerOnSocket(runtime, client, flow, errorResponse(502, 'http_upgrade_failed', 'upgrade-refused',
+        `the origin answered ${what} instead of 101 Switching Protocols`));
       return;
     }
-    flow.fields.status = 101;
+    flow.answered(101);
     client.write(answer.bytes);
+    if (head.length > 0) upstream.write(head);
+    client.resume();
     await relayTunnel(client, upstream, state.config.timeouts.tunnel_idle);
-    flow.fields.bytesUp = upstream.bytesWritten;
-    flow.fields.bytesDown = upstream.bytesRead;
-    flow.finish(runtime.clock.now());
+    flow.transferred(upstream.bytesWritten, upstream.bytesRead);
+    flow.finished(runtime.clock.now());
   } catch (error) {
     upstream?.destroy();
-    const failure = isPortcullisError(error) ? error : new PortcullisError('PCL_ERR_UPSTREAM_FAILED', String((error as Error)?.message ?? error));
-    flow.fields.errorCode = failure.code;
-    flow.fields.detail = failure.message;
-    const { status, type } = upstreamFailure(failure.code);
-    answerUpgrade(runtime, client, flow, errorResponse(status, type, failure.code, failure.message));
+    const refusal = refuseFailure(flow, route.url, error instanceof Error ? error : new PortcullisError('PCL_ERR_UPSTREAM_FAILED', String(error)));
+    if (refusal === undefined) {
+      client.destroy();
+      flow.finished(runtime.clock.now());
+      return;
+    }
+    answerOnSocket(runtime, client, flow, refusal.response);
   }
 };

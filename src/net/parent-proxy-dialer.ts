@@ -2,7 +2,8 @@ import { formatAuthority, type Destination } from '../flow/destination.js';
 import { PortcullisError } from '../errors.js';
 import { readResponseHead } from './read-response-head.js';
 import type { Resolver } from './resolver.js';
-import { connectOnce, type UpstreamDialer } from './upstream-dialer.js';
+import { connectOnce, type DialResult, type UpstreamDialer } from './upstream-dialer.js';
+import type { CheckedDestination } from '../pipeline/dialing.js';
 
 /** A parent proxy (`upstream.proxy`), already parsed. */
 export interface ParentProxy {
@@ -25,7 +26,7 @@ export interface ParentDialers {
  * parent's own address is the operator's choice and is not checked against allow_ranges.
  */
 export const createParentDialers = (parent: ParentProxy, resolver: Resolver, timeouts: { connectMs: number; responseMs: number }): ParentDialers => {
-  const reachParent = async (signal?: AbortSignal): Promise<{ socket: import('node:net').Socket; address: string }> => {
+  const reachParent = async (signal?: AbortSignal): Promise<DialResult> => {
     const addresses = await resolver.resolve(parent.destination.host);
     let lastError: unknown;
     for (const address of addresses) {
@@ -39,29 +40,29 @@ export const createParentDialers = (parent: ParentProxy, resolver: Resolver, tim
       ? new PortcullisError(lastError.code, `parent proxy ${parent.label}: ${lastError.message}`, { cause: lastError })
       : lastError;
   };
+  // The parent resolves and checks: nothing is resolved here, the destination goes by name.
+  const unchecked = async (destination: Destination): Promise<CheckedDestination> => ({ destination, resolved: [], allowed: [], local: false });
+  const toParent = (_checked: CheckedDestination, options: { signal?: AbortSignal } = {}): Promise<DialResult> => reachParent(options.signal);
+  const throughParent = async (checked: CheckedDestination, options: { signal?: AbortSignal } = {}): Promise<DialResult> => {
+    const { socket, address } = await reachParent(options.signal);
+    const authority = formatAuthority(checked.destination);
+    socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+    try {
+      const answer = await readResponseHead(socket, timeouts.responseMs);
+      if (answer.status !== 200) {
+        const line = answer.bytes.toString('latin1').split('\r\n')[0] ?? '';
+        throw new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `parent proxy ${parent.label} refused CONNECT ${authority}: ${line}`);
+      }
+      const rest = answer.bytes.subarray(answer.bytes.indexOf('\r\n\r\n') + 4);
+      if (rest.length > 0) socket.unshift(rest);
+      return { socket, address };
+    } catch (error) {
+      socket.destroy();
+      throw error;
+    }
+  };
   return {
-    direct: {
-      dial: (_destination, options = {}) => reachParent(options.signal),
-    },
-    tunnel: {
-      async dial(destination, options = {}) {
-        const { socket, address } = await reachParent(options.signal);
-        const authority = formatAuthority(destination);
-        socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
-        try {
-          const answer = await readResponseHead(socket, timeouts.responseMs);
-          if (answer.status !== 200) {
-            const line = answer.bytes.toString('latin1').split('\r\n')[0] ?? '';
-            throw new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `parent proxy ${parent.label} refused CONNECT ${authority}: ${line}`);
-          }
-          const rest = answer.bytes.subarray(answer.bytes.indexOf('\r\n\r\n') + 4);
-          if (rest.length > 0) socket.unshift(rest);
-          return { socket, address };
-        } catch (error) {
-          socket.destroy();
-          throw error;
-        }
-      },
-    },
+    direct: { check: unchecked, connect: toParent, dial: async (destination, options) => toParent(await unchecked(destination), options) },
+    tunnel: { check: unchecked, connect: throughParent, dial: async (destination, options) => throughParent(await unchecked(destination), options) },
   };
 };

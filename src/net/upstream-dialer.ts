@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Destination } from '../flow/destination.js';
 import { PortcullisError } from '../errors.js';
 import type { Resolver } from './resolver.js';
+import type { CheckedDestination, PipelineDialer } from '../pipeline/dialing.js';
 
 /** Answers whether one resolved address may be dialed (see policy/address-guard.ts). */
 export interface AddressCheck {
@@ -14,8 +15,8 @@ export interface DialResult {
   readonly address: string;
 }
 
-export interface UpstreamDialer {
-  /** Resolves once, checks every address, and connects to a checked one. Never resolves twice. */
+export interface UpstreamDialer extends PipelineDialer<DialResult> {
+  /** check() then connect(): resolves once, checks every address, connects to a checked one. */
   dial(destination: Destination, options?: { signal?: AbortSignal }): Promise<DialResult>;
 }
 
@@ -61,12 +62,27 @@ export const connectOnce = (address: string, port: number, timeoutMs: number, si
     else signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-export const createUpstreamDialer = (options: DialerOptions): UpstreamDialer => ({
-  async dial(destination, dialOptions = {}) {
-    const addresses = await options.resolver.resolve(destination.host);
+/** Tries the checked addresses in order; a client that left stops the attempts. */
+export const connectChecked = async (checked: CheckedDestination, timeoutMs: number, signal?: AbortSignal): Promise<DialResult> => {
+  let lastError: unknown = new PortcullisError('PCL_ERR_ADDRESS_BLOCKED', `no checked address to dial for ${checked.destination.host.host}`);
+  for (const address of checked.allowed) {
+    try {
+      const socket = await connectOnce(address, checked.destination.port, timeoutMs, signal);
+      return { socket, address };
+    } catch (error) {
+      lastError = error;
+      if (error instanceof PortcullisError && error.code === 'PCL_ERR_CLIENT_ABORTED') break;
+    }
+  }
+  throw lastError;
+};
+
+export const createUpstreamDialer = (options: DialerOptions): UpstreamDialer => {
+  const check = async (destination: Destination): Promise<CheckedDestination> => {
+    const resolved = await options.resolver.resolve(destination.host);
     const allowed: string[] = [];
     const blocked: string[] = [];
-    for (const address of addresses) {
+    for (const address of resolved) {
       const verdict = options.addressCheck.check(address);
       if (verdict.allowed) allowed.push(address);
       else blocked.push(`${address} (${verdict.range})`);
@@ -75,16 +91,13 @@ export const createUpstreamDialer = (options: DialerOptions): UpstreamDialer => 
       throw new PortcullisError('PCL_ERR_ADDRESS_BLOCKED',
         `${destination.host.host} resolves to a blocked address: ${blocked.join(', ')}; list the range in destinations.allow_ranges to allow it`);
     }
-    let lastError: unknown;
-    for (const address of allowed) {
-      try {
-        const socket = await connectOnce(address, destination.port, options.connectTimeoutMs, dialOptions.signal);
-        return { socket, address };
-      } catch (error) {
-        lastError = error;
-        if (error instanceof PortcullisError && error.code === 'PCL_ERR_CLIENT_ABORTED') break;
-      }
-    }
-    throw lastError;
-  },
-});
+    return { destination, resolved, allowed, local: true };
+  };
+  const connect = (checked: CheckedDestination, connectOptions: { signal?: AbortSignal } = {}): Promise<DialResult> =>
+    connectChecked(checked, options.connectTimeoutMs, connectOptions.signal);
+  return {
+    check,
+    connect,
+    dial: async (destination, dialOptions = {}) => connect(await check(destination), dialOptions),
+  };
+};

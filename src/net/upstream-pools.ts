@@ -3,6 +3,7 @@ import { Pool } from 'undici';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
 import { startUpstreamTls, type UpstreamTlsSettings } from './upstream-tls.js';
 import type { UpstreamDialer } from './upstream-dialer.js';
+import type { CheckedDestination } from '../pipeline/dialing.js';
 
 export type UpstreamScheme = 'http' | 'https';
 
@@ -23,7 +24,11 @@ export interface UpstreamPool {
 }
 
 export interface UpstreamPools {
-  poolFor(destination: Destination, scheme: UpstreamScheme): UpstreamPool;
+  /**
+   * The pool for a destination. With `pinned` (a transparent client's verified address), the
+   * pool dials only those addresses and is kept apart from the pool that resolves the name.
+   */
+  poolFor(destination: Destination, scheme: UpstreamScheme, pinned?: CheckedDestination): UpstreamPool;
   /** Opens an https connection to `destination` ahead of its first request (see UpstreamPool.prewarm). */
   prewarm(destination: Destination): void;
   close(): Promise<void>;
@@ -60,13 +65,13 @@ const ignore = (): void => undefined;
 export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPools => {
   const pools = new Map<string, UpstreamPool>();
 
-  const create = (destination: Destination, scheme: UpstreamScheme, origin: string): UpstreamPool => {
+  const create = (destination: Destination, scheme: UpstreamScheme, origin: string, pinned: CheckedDestination | undefined): UpstreamPool => {
     let last: string | undefined;
     let started = 0;
     let warm: { readonly opened: Promise<Opened>; readonly timer: NodeJS.Timeout } | undefined;
     const open = (): Promise<Opened> => {
       const dialer = scheme === 'https' ? options.dialer() : options.httpDialer();
-      return dialer.dial(destination).then(async ({ socket, address }) => {
+      return (pinned && pinned.local ? dialer.connect(pinned) : dialer.dial(destination)).then(async ({ socket, address }) => {
         if (scheme === 'http') return { socket, address };
         try {
           const secure = await startUpstreamTls(socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' },
@@ -142,12 +147,13 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
   sweep.unref();
 
   return {
-    poolFor(destination, scheme) {
+    poolFor(destination, scheme, pinned) {
       const origin = `${scheme}://${formatHostHeader(destination, scheme === 'https' ? 443 : 80)}`;
-      let pool = pools.get(origin);
+      const key = pinned && pinned.local ? `${origin} ${pinned.allowed.join(',')}` : origin;
+      let pool = pools.get(key);
       if (pool === undefined) {
-        pool = create(destination, scheme, origin);
-        pools.set(origin, pool);
+        pool = create(destination, scheme, origin, pinned);
+        pools.set(key, pool);
       }
       return pool;
     },

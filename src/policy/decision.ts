@@ -14,7 +14,9 @@ export type DenyReason =
   | 'userinfo-in-url'
   | 'ip-literal-not-allowed'
   | 'addon-denied'
-  | 'addon-failed';
+  | 'addon-failed'
+  | 'upgrade-not-allowed'
+  | 'ech-present';
 
 export type AllowDecision = {
   readonly verdict: 'allow';
@@ -38,6 +40,8 @@ export type DenyDecision = {
   readonly rule?: string;
   /** Human detail for logs and the 403 body. */
   readonly detail?: string;
+  /** A rule in report mode would have allowed this (it is not enforced, only logged). */
+  readonly wouldAllow?: string;
 };
 
 export type Decision = AllowDecision | DenyDecision;

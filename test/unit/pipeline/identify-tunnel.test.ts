@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { transparentTlsTarget } from '../../../src/net/transparent-tls-listener.js';
+import { identifyBySni as transparentTlsTarget } from '../../../src/pipeline/identify-tunnel.js';
 import type { PeekResult } from '../../../src/net/peek-client-hello.js';
 import type { OriginalDestination } from '../../../src/net/original-destination.js';
 
@@ -24,7 +24,8 @@ test('without an original destination the port is 443', () => {
 
 test('a ClientHello without SNI is denied with a TLS alert by default', () => {
   const target = transparentTlsTarget(hello(), dialed, 'deny');
-  assert.deepEqual(target, { ok: false, reason: 'sni-missing', detail: 'the ClientHello has no SNI; transparent.sni_missing is deny', alert: true });
+  assert.ok(!target.ok);
+  assert.deepEqual([target.reason, target.detail, target.refusal.alert], ['sni-missing', 'the ClientHello has no SNI; transparent.sni_missing is deny', 'access_denied']);
 });
 
 test('sni_missing: original-destination routes to the dialed IP, which the policy then judges as an IP', () => {
@@ -44,9 +45,9 @@ test('sni_missing: original-destination still denies when the original destinati
 
 test('a malformed ClientHello, plain text or silence is refused, never routed', () => {
   const invalid = transparentTlsTarget({ status: 'invalid', error: 'truncated ClientHello' }, dialed, 'original-destination');
-  assert.ok(!invalid.ok && invalid.reason === 'invalid-destination' && invalid.alert);
+  assert.ok(!invalid.ok && invalid.reason === 'invalid-destination' && invalid.refusal.alert === 'access_denied');
   const plain = transparentTlsTarget({ status: 'not-tls' }, dialed, 'original-destination');
-  assert.ok(!plain.ok && plain.reason === 'sni-missing' && !plain.alert);
+  assert.ok(!plain.ok && plain.reason === 'sni-missing' && plain.refusal.alert === undefined);
   const silent = transparentTlsTarget({ status: 'timeout' }, dialed, 'original-destination');
   assert.ok(!silent.ok && /in time/.test(silent.detail));
 });

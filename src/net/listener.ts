@@ -1,0 +1,150 @@
+import type http from 'node:http';
+import type net from 'node:net';
+import type { ListenerConfig } from '../config/schema.js';
+import { clientIpOf } from '../flow/client-address.js';
+import { errorResponse, serializeResponse } from '../http/deny-response.js';
+import { createHttpFront, type HttpFront } from '../http/http-front.js';
+import { nodeExchange, proxyAuthorizationOf, type ExchangeSide } from '../http/node-exchange.js';
+import { upgradeExchange } from '../http/upgrade-relay.js';
+import type { Credentials } from '../pipeline/authenticate.js';
+import { recordConnectionRefusal } from '../pipeline/connection-refusal.js';
+import type { RequestSource } from '../pipeline/identify-request.js';
+import { runRequest } from '../pipeline/request-pipeline.js';
+import { runTunnel, type TunnelDeps } from '../pipeline/tunnel-pipeline.js';
+import type { ProxyRuntime } from '../runtime.js';
+import { createInterceptor, type Interceptor } from '../tls/tls-interceptor.js';
+import { createAcceptLoop } from './accept-loop.js';
+import { createConnectionLimiter } from './connection-limiter.js';
+import { formatOriginalDestination, type OriginalDestination, type OriginalDestinationSource } from './original-destination.js';
+import { peekClientHello } from './peek-client-hello.js';
+import { sniffProtocol } from './sniff-protocol.js';
+import { socketTunnelClient } from './socket-tunnel-client.js';
+import { createTlsToProxy } from './tls-to-proxy.js';
+import type { DialResult } from './upstream-dialer.js';
+
+/** One bound proxy port. */
+export interface Listener {
+  readonly config: ListenerConfig;
+  /** Bound address ("127.0.0.1:3128"), known after listen(). */
+  address(): string;
+  listen(): Promise<string>;
+  /** Client connections open now (metrics, dashboard). */
+  connections?(): number;
+  /**
+   * Stops accepting, lets in-flight requests and tunnels finish for up to `graceMs`, then
+   * destroys what is left; idempotent.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface ListenerDeps {
+  readonly originalDestination: OriginalDestinationSource;
+}
+
+const clientOf = (socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): { address: string; port: number } =>
+  ({ address: clientIpOf(socket.remoteAddress), port: socket.remotePort ?? 0 });
+
+/**
+ * A listener only accepts and identifies: explicit (CONNECT and absolute-form, in plain text or
+ * TLS to the proxy), transparent-http (Host) or transparent-tls (SNI). Every connection is then
+ * handed to the one request pipeline or the one tunnel pipeline.
+ */
+export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, deps: ListenerDeps): Listener => {
+  const mode = config.mode ?? 'explicit';
+  const transparent = mode !== 'explicit';
+  const originals = new WeakMap<net.Socket, OriginalDestination>();
+  const limiter = createConnectionLimiter(() => {
+    const { limits } = runtime.state().config;
+    return { maxConnections: limits.max_connections, maxConnectionsPerClient: limits.max_connections_per_client };
+  });
+  const loop = createAcceptLoop(config.address, (socket) => accept(socket));
+  const listener = (): string => loop.address();
+  const interceptor: Interceptor = createInterceptor(runtime, config, listener, () => runtime.ca());
+  const tunnelDeps = (): TunnelDeps<DialResult> => ({
+    dialer: runtime.state().dialer,
+    prewarm: (destination) => runtime.upstreamPools.prewarm(destination),
+  });
+  const intercept = (client: net.Socket, head: Buffer, tunnel: Parameters<Interceptor['intercept']>[2]): void => interceptor.intercept(client, head, tunnel);
+
+  const refused = (socket: net.Socket, refusal: { status: number; reason: string; detail: string; method?: string }): void => {
+    const original = originals.get(socket);
+    recordConnectionRefusal(runtime, {
+      kind: mode === 'transparent-tls' ? 'tunnel' : 'http', connection: { client: clientOf(socket), listener: listener() }, ...refusal,
+      ...(original ? { originalDestination: formatOriginalDestination(original) } : {}),
+    });
+  };
+  const credentialsOf = (req: http.IncomingMessage): Credentials => ({
+    certificateUser: runtime.certificateUsers.get(req.socket), proxyAuthorization: proxyAuthorizationOf(req), target: req.url ?? '',
+  });
+  // Transparent clients do not know a proxy is there: they cannot authenticate to it.
+  const sideOf = (req: http.IncomingMessage, source: RequestSource): ExchangeSide => ({
+    source, listener: listener(), client: clientOf(req.socket), ...(transparent ? {} : { credentials: credentialsOf(req) }),
+  });
+  const sourceOf = (socket: net.Socket): RequestSource =>
+    (mode === 'transparent-http' ? { kind: 'transparent-http', original: originals.get(socket) } : { kind: 'explicit' });
+
+  const front: HttpFront | undefined = mode === 'transparent-tls' ? undefined : createHttpFront(runtime.state().config, runtime.logger, {
+    request: (req, res) => runRequest(runtime, nodeExchange(runtime, req, res, sideOf(req, sourceOf(req.socket)))),
+    upgrade: (req, socket, head) => runRequest(runtime, upgradeExchange(runtime, req, socket, head, sideOf(req, sourceOf(req.socket)))),
+    ...(mode === 'explicit' ? {
+      connect: (req, socket, head) => runTunnel(runtime, socketTunnelClient(runtime, socket, {
+        connection: { client: clientOf(socket), listener: listener() },
+        connect: { authority: req.url ?? '', rawHeaders: req.rawHeaders, head, credentials: credentialsOf(req) },
+        intercept,
+      }), tunnelDeps),
+    } : {}),
+    refused,
+  });
+  const tlsToProxy = mode === 'explicit' && front ? createTlsToProxy(runtime, config, listener, (secure) => front.serve(secure)) : undefined;
+
+  const accept = (socket: net.Socket): void => {
+    if (transparent) {
+      const original = deps.originalDestination.lookup(socket);
+      if (original !== undefined) originals.set(socket, original);
+    }
+    const admission = limiter.admit(socket);
+    if (!admission.ok) {
+      refused(socket, { status: mode === 'transparent-tls' ? 0 : 503, reason: 'connection-limit', detail: admission.reason });
+      if (mode === 'transparent-tls') socket.destroy();
+      else socket.end(serializeResponse(errorResponse(503, 'connection_limit_reached', 'connection-limit', admission.reason)));
+      return;
+    }
+    if (mode === 'transparent-http') {
+      front?.serve(socket);
+      return;
+    }
+    if (mode === 'transparent-tls') {
+      void peekClientHello(socket, Buffer.alloc(0), runtime.state().config.timeouts.client_hello).then((hello) => runTunnel(runtime,
+        socketTunnelClient(runtime, socket, {
+          connection: { client: clientOf(socket), listener: listener() }, transparent: { original: originals.get(socket), hello }, intercept,
+        }), tunnelDeps));
+      return;
+    }
+    // One port serves plain text and TLS to the proxy itself: the first byte decides.
+    void sniffProtocol(socket, runtime.state().config.timeouts.client_headers).then((protocol) => {
+      if (protocol === 'plain') {
+        front?.serve(socket);
+        socket.resume();
+      } else if (protocol === 'tls') {
+        tlsToProxy?.terminate(socket);
+      } else {
+        // Closed (or half-closed: listeners allow half-open sockets) before a byte.
+        socket.destroy();
+      }
+    });
+  };
+
+  return {
+    config,
+    address: listener,
+    connections: () => loop.sockets.size,
+    listen: () => {
+      if (transparent) deps.originalDestination.status(); // loads the addon now, logging once what is available
+      return loop.listen();
+    },
+    close: (graceMs = 0) => loop.close(graceMs, () => front?.closeIdleConnections()).then(() => {
+      front?.close();
+      interceptor.close();
+    }),
+  };
+};

@@ -1,0 +1,135 @@
+import type { Destination } from '../flow/destination.js';
+import { PortcullisError } from '../errors.js';
+import { deny, type Decision, type DenyDecision } from '../policy/decision.js';
+import type { OriginalDestination } from '../net/original-destination.js';
+import { formatOriginalDestination } from '../net/original-destination.js';
+import type { PipelineContext, MaybePromise } from './context.js';
+import { canonicalIp, type CheckedDestination } from './dialing.js';
+import type { AnyFlow, HttpFlow, TunnelFlow } from './flow.js';
+import { asPortcullisError, refuseByPolicy, refuseFailure, type Refusal } from './refusal.js';
+
+/**
+ * What the decide stage tells the next one: go on (an allow, or a denial a dry run lets pass),
+ * with the destination already resolved and checked when the decision needed it; or refuse.
+ */
+export type Verdict =
+  | { readonly pass: true; readonly decision: Decision; readonly checked?: CheckedDestination }
+  | { readonly pass: false; readonly refusal: Refusal };
+
+/**
+ * Transparent listeners: the address the client dialed before the firewall redirect, and
+ * whether the name it gave must be shown to resolve to it (`verify_original_destination`).
+ */
+export interface OriginalDestinationCheck {
+  readonly verify: boolean;
+  readonly original: OriginalDestination | undefined;
+}
+
+interface Question {
+  readonly destination: Destination;
+  readonly user: string | undefined;
+  /** How the target reads in a 403 body. */
+  readonly target: string;
+  readonly redirect?: OriginalDestinationCheck;
+}
+
+export interface TunnelQuestion extends Question {
+  readonly flow: TunnelFlow;
+}
+
+export interface RequestQuestion extends Question {
+  readonly flow: HttpFlow;
+  readonly transport: 'http' | 'tls';
+  readonly method: string;
+  readonly pathAndQuery: string;
+}
+
+/**
+ * The one place a decision is applied: recorded on the flow, then enforced, or (dry run) let
+ * through as a would-deny. Every listener, tunnel and request ends up here.
+ */
+export const enforce = (context: PipelineContext, flow: AnyFlow, decision: Decision, target: string): Verdict => {
+  const enforced = !context.state().config.dry_run;
+  flow.decided(decision, enforced);
+  if (decision.verdict === 'deny' && enforced) return { pass: false, refusal: refuseByPolicy(target, decision) };
+  return { pass: true, decision };
+};
+
+/** The tunnel decision: host, port, client and user, before any byte reaches the destination. */
+export const decideTunnel = (context: PipelineContext, question: TunnelQuestion): MaybePromise<Verdict> => {
+  const decision = context.state().policy.decideConnection({
+    destination: question.destination, clientIp: question.flow.client.address, transport: 'tls',
+    ...(question.user !== undefined ? { user: question.user } : {}),
+  });
+  return verifyThenEnforce(context, question.flow, decision, question);
+};
+
+/** The request decision: everything a tunnel decision looks at, plus method and path. */
+export const decideRequest = (context: PipelineContext, question: RequestQuestion): MaybePromise<Verdict> => {
+  const decision = context.state().policy.decideRequest({
+    destination: question.destination, clientIp: question.flow.client.address, transport: question.transport,
+    method: question.method, pathAndQuery: question.pathAndQuery,
+    ...(question.user !== undefined ? { user: question.user } : {}),
+  });
+  return verifyThenEnforce(context, question.flow, decision, question);
+};
+
+const verifyThenEnforce = (context: PipelineContext, flow: AnyFlow, decision: Decision, question: Question): MaybePromise<Verdict> => {
+  if (decision.verdict === 'deny' || question.redirect?.verify !== true) return enforce(context, flow, decision, question.target);
+  return verifyOriginalDestination(context, question.destination, question.redirect.original).then((outcome) => {
+    if (outcome.kind === 'mismatch') return enforce(context, flow, { ...outcome.decision, rule: decision.rule } as DenyDecision, question.target);
+    if (outcome.kind === 'blocked') {
+      flow.decided(decision);
+      return { pass: false, refusal: refuseFailure(flow, question.target, outcome.error) ?? refuseByPolicy(question.target, deny('address-blocked')) };
+    }
+    const verdict = enforce(context, flow, decision, question.target);
+    return verdict.pass && outcome.checked ? { ...verdict, checked: outcome.checked } : verdict;
+  });
+};
+
+type Verification =
+  | { readonly kind: 'verified'; readonly checked?: CheckedDestination }
+  | { readonly kind: 'mismatch'; readonly decision: DenyDecision }
+  | { readonly kind: 'blocked'; readonly error: PortcullisError };
+
+/**
+ * Squid's host_verify_strict: the name a transparent client gave (Host or SNI) must resolve to
+ * the address it dialed, on the port it dialed. The name is resolved once, by the dialer's own
+ * check (same resolver, same pins, same address guard), and the flow is then pinned to that one
+ * address: what was verified is what is dialed, even if DNS answers differently a moment later.
+ * Fails closed: an unknown original destination or a failed lookup denies.
+ */
+const verifyOriginalDestination = async (
+  context: PipelineContext, destination: Destination, original: OriginalDestination | undefined,
+): Promise<Verification> => {
+  const name = destination.host.host;
+  if (original === undefined) {
+    return mismatch(`verify_original_destination is on but the original destination of this connection is unknown (not redirected, or SO_ORIGINAL_DST unavailable), so ${name} cannot be verified`);
+  }
+  const dialed = formatOriginalDestination(original);
+  if (destination.port !== original.port) return mismatch(`port ${destination.port} of ${name} is not the port the client dialed (${dialed})`);
+  const state = context.state();
+  let checked: CheckedDestination;
+  try {
+    checked = await state.dialer.check(destination);
+  } catch (error) {
+    const failure = asPortcullisError(error);
+    if (failure.code === 'PCL_ERR_ADDRESS_BLOCKED') return { kind: 'blocked', error: failure };
+    return mismatch(`cannot verify ${name} against the original destination ${dialed}: ${failure.message}`);
+  }
+  // Through a parent proxy nothing is resolved here: verify by name; the parent dials by name.
+  const resolved = checked.local ? checked.resolved : await state.resolver.resolve(destination.host).catch(() => []);
+  const canonical = resolved.map(canonicalIp);
+  if (!canonical.includes(original.address)) {
+    return mismatch(`${name} resolves to ${canonical.join(', ') || 'nothing'}, not to the original destination ${original.address} the client dialed`);
+  }
+  if (!checked.local) return { kind: 'verified' };
+  const pinned = checked.allowed.filter((address) => canonicalIp(address) === original.address);
+  if (pinned.length === 0) {
+    return { kind: 'blocked', error: new PortcullisError('PCL_ERR_ADDRESS_BLOCKED',
+      `${name} resolves to the original destination ${original.address}, which is a blocked address; list the range in destinations.allow_ranges to allow it`) };
+  }
+  return { kind: 'verified', checked: { ...checked, allowed: pinned } };
+};
+
+const mismatch = (detail: string): Verification => ({ kind: 'mismatch', decision: deny('host-mismatch', undefined, detail) });

@@ -1,0 +1,236 @@
+import { formatAuthority, type Destination } from '../flow/destination.js';
+import { joinListenAddress } from '../net/listen-address.js';
+import { redactHeaders } from '../flow/redact-headers.js';
+import type { OriginalDestination } from '../net/original-destination.js';
+import { formatOriginalDestination } from '../net/original-destination.js';
+import type { PeekResult } from '../net/peek-client-hello.js';
+import type { Decision } from '../policy/decision.js';
+import { authenticate, type Credentials } from './authenticate.js';
+import { checkTunnelHello } from './check-hello.js';
+import { whenReady, type MaybePromise, type PipelineContext } from './context.js';
+import { decideTunnel, enforce, type Verdict } from './decide.js';
+import type { CheckedDestination, PipelineDialer, UpstreamLink } from './dialing.js';
+import { TunnelFlow, type FlowOrigin } from './flow.js';
+import { identifyBySni, identifyConnect, type TunnelIdentification } from './identify-tunnel.js';
+import type { TunnelContext } from './identify-request.js';
+import { refuseByPolicy, refuseFailure, type Refusal } from './refusal.js';
+
+/** A ClientHello peeked at without consuming it, and the bytes read so far. */
+export interface HelloPeek {
+  readonly result: PeekResult;
+  readonly buffered: Buffer;
+}
+
+/**
+ * The client end of a tunnel: a CONNECT on an explicit listener, or a connection a firewall
+ * redirected to a transparent-tls listener. The I/O is the listener's; unit tests use a fake.
+ */
+export interface TunnelClient<L extends UpstreamLink> {
+  readonly connection: Omit<FlowOrigin, 'id' | 'startedAt'>;
+  /** CONNECT: the request as sent. Absent on transparent listeners. */
+  readonly connect?: { readonly authority: string; readonly rawHeaders: readonly string[]; readonly credentials: Credentials };
+  /** Transparent listeners: where the client dialed before the redirect (unknown: undefined). */
+  readonly original?: OriginalDestination;
+  /**
+   * The ClientHello. A transparent connection starts with it (it names the destination); a
+   * CONNECT tunnel sends it after the 200, so it is read only once the tunnel is established.
+   */
+  hello(): Promise<HelloPeek>;
+  /** The tunnel is open: a CONNECT client gets its 200 now. */
+  established(): void;
+  /**
+   * Turns the client away: an HTTP answer before the 200, else the TLS alert (or a close).
+   * Returns the HTTP status written, if it wrote one.
+   */
+  refuse(refusal: Refusal): number | undefined;
+  /** True once the client has gone. */
+  gone(): boolean;
+  /** Calls `abort` if the client goes; returns the unsubscribe. */
+  onGone(abort: () => void): () => void;
+  /** Decrypts the tunnel and serves each request inside through the request pipeline. */
+  intercept(tunnel: TunnelContext): void;
+  /** Relays the untouched bytes (`buffered` first) both ways; resolves with the byte counts once both sides closed. */
+  splice(upstream: L, buffered: Buffer): Promise<{ readonly up: number; readonly down: number }>;
+  /** Ends a client that left half-open. */
+  close(): void;
+}
+
+export interface TunnelDeps<L extends UpstreamLink> {
+  readonly dialer: PipelineDialer<L>;
+  /** Opens the origin's TLS connection ahead of the first request (whole-host rules only). */
+  prewarm(destination: Destination): void;
+}
+
+const openFlow = <L extends UpstreamLink>(context: PipelineContext, client: TunnelClient<L>): TunnelFlow => {
+  const origin = { ...client.connection, id: context.nextFlowId(), startedAt: context.clock.now() };
+  const flow = new TunnelFlow(origin, client.connect?.authority ?? '-', (record) => context.recordFlow(record));
+  if (client.connect) flow.requestHeaders(redactHeaders(client.connect.rawHeaders));
+  if (client.original) flow.redirectedFrom(formatOriginalDestination(client.original));
+  return flow;
+};
+
+/**
+ * The tunnel pipeline: open flow -> authenticate (CONNECT) -> identify (CONNECT authority or
+ * SNI, the one listener-specific step) -> decide (policy, original-destination verification,
+ * dry run) -> intercept | splice (resolve once, dial the checked address, check the
+ * ClientHello against the destination, relay) -> record.
+ */
+export const runTunnel = <L extends UpstreamLink>(context: PipelineContext, client: TunnelClient<L>, deps: () => TunnelDeps<L>): void => {
+  const flow = openFlow(context, client);
+  const finish = (): void => flow.finished(context.clock.now());
+  const turnAway = (refusal: Refusal): void => {
+    const status = client.refuse(refusal);
+    if (status !== undefined) flow.answered(status);
+    finish();
+  };
+  const fail = (error: unknown): void => {
+    context.logger.error({ err: error }, 'tunnel pipeline failed');
+    flow.failed({ code: 'PCL_ERR_INTERNAL', message: String((error as Error | undefined)?.message ?? error) });
+    turnAway(refuseFailure(flow, '-', error) ?? { response: { status: 500, headers: {}, body: '' } });
+  };
+  const stages = { context, client, flow, finish, fail, turnAway, deps };
+  if (client.connect === undefined) {
+    client.hello().then((hello) => {
+      const identified = identifyBySni(hello.result, client.original, context.state().config.transparent.sni_missing);
+      if (hello.result.status === 'ok' && hello.result.sni !== undefined) flow.sawSni(hello.result.sni);
+      decideAndGo(stages, identified, undefined, hello);
+    }).catch(fail);
+    return;
+  }
+  const { connect } = client;
+  whenReady(authenticate(context, flow, connect.credentials), (auth) => {
+    if (!auth.ok) {
+      turnAway(auth.refusal);
+      return;
+    }
+    decideAndGo(stages, identifyConnect(connect.authority), auth.user, undefined);
+  }, fail);
+};
+
+interface Stages<L extends UpstreamLink> {
+  readonly context: PipelineContext;
+  readonly client: TunnelClient<L>;
+  readonly flow: TunnelFlow;
+  readonly deps: () => TunnelDeps<L>;
+  finish(): void;
+  fail(error: unknown): void;
+  turnAway(refusal: Refusal): void;
+}
+
+const decideAndGo = <L extends UpstreamLink>(
+  stages: Stages<L>, identified: TunnelIdentification, user: string | undefined, hello: HelloPeek | undefined,
+): void => {
+  const { context, client, flow } = stages;
+  if (!identified.ok) {
+    flow.refused(identified.reason, identified.detail);
+    if (identified.aborted) {
+      flow.clientLeft();
+      client.close();
+      stages.finish();
+      return;
+    }
+    stages.turnAway(identified.refusal);
+    return;
+  }
+  const { destination } = identified;
+  flow.identified(destination, formatAuthority(destination));
+  const verdict: MaybePromise<Verdict> = decideTunnel(context, {
+    flow, destination, user, target: client.connect?.authority ?? formatAuthority(destination),
+    ...(client.connect === undefined && !identified.byOriginalDestination
+      ? { redirect: { verify: context.state().config.transparent.verify_original_destination, original: client.original } }
+      : {}),
+  });
+  whenReady(verdict, (decided) => {
+    if (!decided.pass) {
+      stages.turnAway(decided.refusal);
+      return;
+    }
+    if (identified.byOriginalDestination) flow.noted('no SNI: routed by original destination (transparent.sni_missing)');
+    if (client.gone()) {
+      flow.clientLeft();
+      stages.finish();
+      return;
+    }
+    const { decision } = decided;
+    if (decision.verdict === 'allow' && decision.intercept) {
+      intercept(stages, destination, decision);
+      return;
+    }
+    flow.spliced();
+    splice(stages, destination, decided.checked, hello);
+  }, stages.fail);
+};
+
+const intercept = <L extends UpstreamLink>(stages: Stages<L>, destination: Destination, decision: Decision & { verdict: 'allow' }): void => {
+  const { flow, client } = stages;
+  // A rule allows every request to this host (the tunnel could have been spliced), so the
+  // origin's TLS handshake may overlap the client's; with paths or methods only, the origin
+  // hears nothing until a request is allowed.
+  if (decision.wholeHost) stages.deps().prewarm(destination);
+  flow.intercepted();
+  flow.answered(200);
+  client.established();
+  client.intercept({ flow, destination, scheme: 'https' });
+};
+
+/**
+ * Resolves once and checks the addresses (unless the decision already did), dials a checked
+ * one, confirms the tunnel, and relays the untouched bytes only when the ClientHello names the
+ * destination. The origin sees a TCP connection at most, never a byte, for a refused hello.
+ */
+const splice = <L extends UpstreamLink>(
+  stages: Stages<L>, destination: Destination, pinned: CheckedDestination | undefined, knownHello: HelloPeek | undefined,
+): void => {
+  const { context, client, flow } = stages;
+  const { dialer } = stages.deps();
+  const abort = new AbortController();
+  const unsubscribe = client.onGone(() => abort.abort());
+  const target = client.connect?.authority ?? formatAuthority(destination);
+  const dialed = (pinned ? Promise.resolve(pinned) : dialer.check(destination)).then((checked) => dialer.connect(checked, { signal: abort.signal }));
+  dialed.then(async (upstream) => {
+    unsubscribe();
+    flow.connectedTo(joinListenAddress(upstream.address, destination.port), context.clock.now());
+    if (client.gone()) {
+      upstream.socket.destroy();
+      flow.clientLeft();
+      stages.finish();
+      return;
+    }
+    flow.answered(200);
+    client.established();
+    const hello = knownHello ?? await client.hello();
+    if (knownHello === undefined) {
+      if (hello.result.status === 'ok' && hello.result.sni !== undefined) flow.sawSni(hello.result.sni);
+      const check = checkTunnelHello(hello.result, destination, context.state().config.missing_sni, flow.decidingRule);
+      if (!check.ok) {
+        const verdict = enforce(context, flow, check.decision, target);
+        if (!verdict.pass) {
+          upstream.socket.destroy();
+          stages.turnAway(refuseByPolicy(target, check.decision, check.alert ?? null));
+          return;
+        }
+      } else if (check.note !== undefined) {
+        flow.noted(check.note);
+      }
+    }
+    if (hello.result.status === 'closed' || client.gone()) {
+      upstream.socket.destroy();
+      // Half-open sockets are allowed, so a client that left must be closed explicitly.
+      client.close();
+      flow.clientLeft();
+      stages.finish();
+      return;
+    }
+    const bytes = await client.splice(upstream, hello.buffered);
+    flow.transferred(bytes.up, bytes.down);
+    stages.finish();
+  }, (error: unknown) => {
+    unsubscribe();
+    const refusal = refuseFailure(flow, target, error);
+    if (refusal === undefined) {
+      stages.finish();
+      return;
+    }
+    stages.turnAway(refusal);
+  }).catch(stages.fail);
+};
