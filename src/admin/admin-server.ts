@@ -1,8 +1,7 @@
 import http from 'node:http';
 import type net from 'node:net';
-import { PortcullisError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
-import { joinListenAddress, splitListenAddress } from '../net/listen-address.js';
+import { bindServer } from '../net/bind-server.js';
 import type { AdminContext } from './admin-context.js';
 import { checkAdminAccess } from './admin-auth.js';
 import { caDownload, caInfo, caTrust } from './ca-api.js';
@@ -67,7 +66,6 @@ const readyz = (ctx: AdminContext, res: http.ServerResponse): void => {
  */
 export const createAdminServer = (ctx: AdminContext, options: AdminServerOptions): AdminServer => {
   const staticFiles = createStaticFiles(options.dashboardDir ?? defaultDashboardDir());
-  const { host, port } = splitListenAddress(options.address);
   let bound = options.address;
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -124,18 +122,10 @@ export const createAdminServer = (ctx: AdminContext, options: AdminServerOptions
 
   return {
     address: () => bound,
-    listen: () => new Promise((resolve, reject) => {
-      const onError = (error: Error): void => {
-        reject(new PortcullisError('PCL_ERR_LISTEN_FAILED', `admin: cannot listen on ${options.address}: ${error.message}`, { cause: error }));
-      };
-      server.once('error', onError);
-      server.listen({ host, port }, () => {
-        server.off('error', onError);
-        const address = server.address() as net.AddressInfo;
-        bound = joinListenAddress(address.address, address.port);
-        resolve(bound);
-      });
-    }),
+    listen: async () => {
+      bound = await bindServer(server, options.address, 'admin: ');
+      return bound;
+    },
     close: () => new Promise((resolve) => {
       ctx.stream.close();
       if (!server.listening) {

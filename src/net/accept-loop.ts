@@ -1,6 +1,5 @@
 import net from 'node:net';
-import { PortcullisError } from '../errors.js';
-import { joinListenAddress, splitListenAddress } from './listen-address.js';
+import { bindServer } from './bind-server.js';
 
 /** A bound TCP port that hands accepted sockets on and tracks them for a graceful close. */
 export interface AcceptLoop {
@@ -16,7 +15,6 @@ export interface AcceptLoop {
 }
 
 export const createAcceptLoop = (address: string, onSocket: (socket: net.Socket) => void): AcceptLoop => {
-  const { host, port } = splitListenAddress(address);
   const sockets = new Set<net.Socket>();
   let bound = address;
   let closing: Promise<void> | undefined;
@@ -30,18 +28,10 @@ export const createAcceptLoop = (address: string, onSocket: (socket: net.Socket)
   return {
     sockets,
     address: () => bound,
-    listen: () => new Promise((resolve, reject) => {
-      const onError = (error: Error): void => {
-        reject(new PortcullisError('PCL_ERR_LISTEN_FAILED', `cannot listen on ${address}: ${error.message}`, { cause: error }));
-      };
-      server.once('error', onError);
-      server.listen({ host, port }, () => {
-        server.off('error', onError);
-        const info = server.address() as net.AddressInfo;
-        bound = joinListenAddress(info.address, info.port);
-        resolve(bound);
-      });
-    }),
+    listen: async () => {
+      bound = await bindServer(server, address, '');
+      return bound;
+    },
     close: (graceMs, tick) => {
       closing ??= (async () => {
         const stopped = new Promise<void>((resolve) => {

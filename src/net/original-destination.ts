@@ -3,6 +3,7 @@ import type net from 'node:net';
 import { endianness } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
+import type { OriginalDestination } from '../flow/original-destination.js';
 import type { Logger } from '../logging/logger.js';
 
 /**
@@ -12,16 +13,8 @@ import type { Logger } from '../logging/logger.js';
  * native/original-dst does the one call and returns the raw sockaddr; it is parsed here.
  * docs/transparent.md says why this and not an npm package or conntrack.
  */
-export interface OriginalDestination {
-  /** Canonical IP text (IPv4 dotted quad, IPv6 compressed; IPv4-mapped IPv6 unwrapped). */
-  readonly address: string;
-  readonly port: number;
-  readonly family: 4 | 6;
-}
-
-/** "ip:port" or "[v6]:port", as logged. */
-export const formatOriginalDestination = (destination: OriginalDestination): string =>
-  destination.family === 6 ? `[${destination.address}]:${destination.port}` : `${destination.address}:${destination.port}`;
+export type { OriginalDestination } from '../flow/original-destination.js';
+export { formatOriginalDestination } from '../flow/original-destination.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;

@@ -1,8 +1,7 @@
 import type { Destination } from '../flow/destination.js';
 import { PortcullisError } from '../errors.js';
 import { deny, type Decision, type DenyDecision } from '../policy/decision.js';
-import type { OriginalDestination } from '../net/original-destination.js';
-import { formatOriginalDestination } from '../net/original-destination.js';
+import { formatOriginalDestination, type OriginalDestination } from '../flow/original-destination.js';
 import type { PipelineContext, MaybePromise } from './context.js';
 import { canonicalIp, type CheckedDestination } from './dialing.js';
 import type { AnyFlow, HttpFlow, TunnelFlow } from './flow.js';

@@ -1,7 +1,7 @@
 import { formatHostHeader, parseAbsoluteTarget, parseAuthority, type Destination } from '../flow/destination.js';
 import { CA_DOWNLOAD_HOST } from '../http/ca-download.js';
 import { countHeader, headerValues } from '../http/raw-headers.js';
-import type { OriginalDestination } from '../net/original-destination.js';
+import type { OriginalDestination } from '../flow/original-destination.js';
 import { deny, type DenyDecision } from '../policy/decision.js';
 import type { TunnelFlow } from './flow.js';
 import { refuseByPolicy, refuseMalformed, type Refusal } from './refusal.js';

@@ -1,6 +1,6 @@
 import { parseAuthority, type Destination } from '../flow/destination.js';
 import { parseHost } from '../flow/host.js';
-import type { OriginalDestination } from '../net/original-destination.js';
+import type { OriginalDestination } from '../flow/original-destination.js';
 import type { PeekResult } from '../net/peek-client-hello.js';
 import { deny } from '../policy/decision.js';
 import { refuseByPolicy, refuseMalformed, type Refusal } from './refusal.js';

@@ -1,5 +1,5 @@
 import { redactHeaders } from '../flow/redact-headers.js';
-import { formatOriginalDestination } from '../net/original-destination.js';
+import { formatOriginalDestination } from '../flow/original-destination.js';
 import type { Destination } from '../flow/destination.js';
 import { caDownload } from '../http/ca-download.js';
 import { errorResponse, type SyntheticResponse } from '../http/deny-response.js';

@@ -1,8 +1,7 @@
 import { formatAuthority, type Destination } from '../flow/destination.js';
 import { joinListenAddress } from '../net/listen-address.js';
 import { redactHeaders } from '../flow/redact-headers.js';
-import type { OriginalDestination } from '../net/original-destination.js';
-import { formatOriginalDestination } from '../net/original-destination.js';
+import { formatOriginalDestination, type OriginalDestination } from '../flow/original-destination.js';
 import type { PeekResult } from '../net/peek-client-hello.js';
 import type { Decision } from '../policy/decision.js';
 import { authenticate, type Credentials } from './authenticate.js';
