@@ -6,7 +6,7 @@ import { createUpstreamPools } from './net/upstream-pools.js';
 import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
 import { createListener, type Listener } from './net/listener.js';
 import type { LookupAll } from './net/resolver.js';
-import { createOriginalDestinationSource } from './net/original-destination.js';
+import { createOriginalDestinationSource, type OriginalDestinationSource } from './net/original-destination.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
 import type { Clock, ProxyRuntime } from './runtime.js';
 
@@ -17,6 +17,8 @@ export interface ProxyDeps {
   readonly lookup?: LookupAll;
   /** Receives every finished flow (access log, dashboard, tests). */
   readonly onFlow?: (record: FlowRecord) => void;
+  /** Where transparent listeners read a connection's original destination; SO_ORIGINAL_DST by default. */
+  readonly originalDestination?: OriginalDestinationSource;
   /** A ready CA (tests share one); otherwise start() loads or creates it in state_dir. */
   readonly certificateAuthority?: CertificateAuthority;
 }
@@ -75,7 +77,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     caForDownload: () => authority,
   };
   // SO_ORIGINAL_DST through the native addon, loaded (and logged) when a transparent listener starts.
-  const listenerDeps = { originalDestination: createOriginalDestinationSource({ logger }) };
+  const listenerDeps = { originalDestination: deps.originalDestination ?? createOriginalDestinationSource({ logger }) };
   const listeners = config.listen.map((listenerConfig) => createListener(runtime, listenerConfig, listenerDeps));
   return {
     listeners,

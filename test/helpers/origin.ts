@@ -55,7 +55,13 @@ const record = (server: http.Server, seen: SeenRequest[], handler: OriginHandler
   });
 };
 
-const start = async (t: TestContext, server: http.Server | https.Server, scheme: 'http' | 'https', seen: SeenRequest[]): Promise<Origin> => {
+/** Where an origin listens: 127.0.0.1 on a free port unless a test needs another loopback address or a given port. */
+export interface OriginBind {
+  readonly host?: string;
+  readonly port?: number;
+}
+
+const start = async (t: TestContext, server: http.Server | https.Server, scheme: 'http' | 'https', seen: SeenRequest[], bind: OriginBind = {}): Promise<Origin> => {
   let connections = 0;
   const sockets = new Set<net.Socket>();
   server.on('connection', (socket: net.Socket) => {
@@ -63,29 +69,36 @@ const start = async (t: TestContext, server: http.Server | https.Server, scheme:
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = bind.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(bind.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   t.after(() => new Promise<void>((resolve) => {
     for (const socket of sockets) socket.destroy();
     server.close(() => resolve());
   }));
   const port = (server.address() as net.AddressInfo).port;
-  return { port, url: `${scheme}://127.0.0.1:${port}`, seen, connections: () => connections };
+  return { port, url: `${scheme}://${host}:${port}`, seen, connections: () => connections };
 };
 
 /** A plain HTTP origin on 127.0.0.1:0 that records what reached it. */
-export const startHttpOrigin = (t: TestContext, handler: OriginHandler = defaultHandler): Promise<Origin> => {
+export const startHttpOrigin = (t: TestContext, handler: OriginHandler = defaultHandler, bind?: OriginBind): Promise<Origin> => {
   const seen: SeenRequest[] = [];
   const server = http.createServer({ keepAliveTimeout: 5000 });
   record(server, seen, handler);
-  return start(t, server, 'http', seen);
+  return start(t, server, 'http', seen, bind);
 };
 
 /** A TLS origin with the given certificate, recording what reached it. */
 export const startHttpsOrigin = (
-  t: TestContext, tls: { cert: string; key: string; minVersion?: 'TLSv1.2' | 'TLSv1.3' }, handler: OriginHandler = defaultHandler,
+  t: TestContext, tls: { cert: string; key: string; minVersion?: 'TLSv1.2' | 'TLSv1.3' }, handler: OriginHandler = defaultHandler, bind?: OriginBind,
 ): Promise<Origin> => {
   const seen: SeenRequest[] = [];
   const server = https.createServer({ cert: tls.cert, key: tls.key, minVersion: tls.minVersion ?? 'TLSv1.2', keepAliveTimeout: 5000 });
   record(server, seen, handler);
-  return start(t, server, 'https', seen);
+  return start(t, server, 'https', seen, bind);
 };

@@ -8,6 +8,7 @@ import { deepFreeze } from '../../src/config/deep-freeze.js';
 import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { createProxy, type Proxy } from '../../src/proxy.js';
 import type { LookupAll } from '../../src/net/resolver.js';
+import type { OriginalDestinationSource } from '../../src/net/original-destination.js';
 
 export interface TestProxy {
   readonly proxy: Proxy;
@@ -41,7 +42,9 @@ export const testConfig = (input: TestConfigInput): ProxyConfig =>
   }));
 
 /** Starts a proxy on 127.0.0.1:0 with the given config; closed in t.after. */
-export const startTestProxy = async (t: TestContext, input: TestConfigInput, deps: { lookup?: LookupAll } = {}): Promise<TestProxy> => {
+export const startTestProxy = async (
+  t: TestContext, input: TestConfigInput, deps: { lookup?: LookupAll; originalDestination?: OriginalDestinationSource } = {},
+): Promise<TestProxy> => {
   const flows: FlowRecord[] = [];
   const config = testConfig(input);
   const proxy = createProxy(config, {
@@ -49,6 +52,7 @@ export const startTestProxy = async (t: TestContext, input: TestConfigInput, dep
     // A test that brings its own CA (ca.cert/ca.key) gets it loaded by start(); the rest share one.
     ...(config.ca.cert === undefined ? { certificateAuthority: await testProxyCa() } : {}),
     ...(deps.lookup ? { lookup: deps.lookup } : {}),
+    ...(deps.originalDestination ? { originalDestination: deps.originalDestination } : {}),
   });
   const [address] = await proxy.start();
   t.after(() => proxy.close());
