@@ -8,7 +8,7 @@ import { createAccessLog } from '../logging/access-log.js';
 import { createProxy } from '../proxy.js';
 import type { FlowRecord } from '../flow/flow-record.js';
 import { createWorkerPool, type WorkerPool } from './worker-pool.js';
-import type { Admin, ReloadResult } from '../admin/admin.js';
+import { DEFAULT_FLOW_BUFFER, type Admin, type ReloadResult } from '../admin/admin.js';
 import { createConsoleSummary } from '../admin/console-summary.js';
 import { startAdmin } from '../admin/start-admin.js';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './cli-io.js';
@@ -64,6 +64,8 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     { stdout: summary ? summary.wrap(io.stdout) : io.stdout, onError: (error: Error) => logger.error({ err: error }, 'access log write failed') },
   );
   let admin: Admin | undefined;
+  const backlog: FlowRecord[] = [];
+  let adminSettled = false;
   let proxy: ReturnType<typeof createProxy>;
   let pool: WorkerPool | undefined;
   let bound: string[];
@@ -72,9 +74,13 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     // With workers, a log file is appended to by each worker; stdout stays with this process.
     const workersLog = workers > 1 && config.log.file !== '-';
     const adminWanted = options.admin !== undefined || config.admin?.enabled === true;
+    // Flows that finish before the admin listener is up (workers start serving first) are kept,
+    // bounded by the dashboard's own buffer, and handed to it once it exists.
+    const backlogLimit = adminWanted ? config.admin?.flows ?? DEFAULT_FLOW_BUFFER : 0;
     const onFlow = (record: FlowRecord): void => {
       if (!workersLog) accessLog.write(record);
-      admin?.record(record);
+      if (admin) admin.record(record);
+      else if (!adminSettled && backlog.length < backlogLimit) backlog.push(record);
     };
     if (workers > 1) {
       pool = createWorkerPool(config, workers, { logger, onFlow }, { workersLog, sendFlows: !workersLog || adminWanted });
@@ -119,6 +125,8 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     });
     admin = started.admin;
     adminLines = started.lines;
+    adminSettled = true;
+    for (const record of backlog.splice(0)) admin?.record(record);
   } catch (error) {
     io.stderr.write(`portcullis: ${(error as Error).message}\n`);
     await proxy.close();
