@@ -68,7 +68,7 @@ test('every package src/ imports at run time is a runtime dependency (not a devD
 
 test('dependencies are pinned to exact versions', () => {
   for (const [name, version] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
-    assert.match(version, /^\d+\.\d+\.\d+$/, `${name}@${version} is not an exact version`);
+    assert.match(version, /^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/, `${name}@${version} is not an exact version`);
   }
 });
 
