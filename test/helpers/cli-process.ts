@@ -36,9 +36,12 @@ export const startCli = (t: TestContext, args: readonly string[], cwd?: string):
  * helpers; killed in t.after if still running.
  */
 export const startProgram = (
-  t: TestContext, file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  t: TestContext, file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {},
 ): RunningCli => {
-  const child = spawn(file, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(file, args, {
+    cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid === undefined ? {} : { uid: options.uid }), ...(options.gid === undefined ? {} : { gid: options.gid }),
+  });
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
