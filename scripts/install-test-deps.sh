@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real clients the test suite drives (curl, openssl, Python requests, Chromium and
-# NSS's certutil for the browser test, iproute2/iptables/nftables for the transparent-mode test),
+# NSS's certutil for the browser test, iproute2/iptables/nftables for the transparent-mode test,
+# kubectl for the Kubernetes manifests, HAProxy for the fleet test, binutils for objdump),
 # from Debian's packages, only when they are missing.
 # Safe to run again.
 set -euo pipefail
@@ -20,6 +21,13 @@ command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+# test/e2e/kubernetes-manifests.test.ts renders deploy/kubernetes with `kubectl kustomize`
+# (any kubectl from 1.14 on; Debian's is kubernetes-client).
+command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+# test/e2e/fleet.test.ts puts three replicas behind HAProxy in TCP mode; objdump (binutils)
+# reads the glibc the single executable needs (test/e2e/single-executable.test.ts).
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+command -v objdump >/dev/null 2>&1 || missing+=(binutils)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dashboardAssetKey, embeddedAsset } from '../sea/embedded-assets.js';
 import { BASE_HEADERS, sendText } from './http-replies.js';
 
 const TYPES: Record<string, string> = {
@@ -32,7 +33,10 @@ export interface StaticFiles {
   serve(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): Promise<void>;
 }
 
-/** Serves the built dashboard from `dir`, read into memory on first use (it is small and fixed). */
+/**
+ * Serves the built dashboard from `dir`, read into memory on first use (it is small and fixed).
+ * In the single executable the files are its embedded assets (`web/...`) instead.
+ */
 export const createStaticFiles = (dir: string): StaticFiles => {
   const root = path.resolve(dir);
   const cache = new Map<string, Promise<Buffer | undefined>>();
@@ -40,7 +44,8 @@ export const createStaticFiles = (dir: string): StaticFiles => {
     let entry = cache.get(file);
     if (entry === undefined) {
       // Misses are not kept: the cache holds only the dashboard's own files.
-      entry = readFile(file).catch(() => {
+      const embedded = embeddedAsset(dashboardAssetKey(path.relative(root, file)));
+      entry = (embedded ? Promise.resolve(embedded) : readFile(file)).catch(() => {
         cache.delete(file);
         return undefined;
       });

@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
+import { embeddedAsset, PACKAGE_JSON_ASSET } from '../sea/embedded-assets.js';
 
 /**
  * Portcullis's version, from package.json (two directories up from both src/admin and
- * dist/admin). Read once per call; callers keep it.
+ * dist/admin), or the copy built into the single executable. Read once per call; callers keep it.
  */
 export const portcullisVersion = (): string => {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const text = embeddedAsset(PACKAGE_JSON_ASSET)?.toString('utf8') ?? readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    const pkg = JSON.parse(text) as { version?: unknown };
     return typeof pkg.version === 'string' ? pkg.version : 'unknown';
   } catch {
     return 'unknown';

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import type { OriginalDestination } from '../flow/original-destination.js';
 import type { Logger } from '../logging/logger.js';
+import { runningAsSingleExecutable } from '../sea/embedded-assets.js';
+import { withEmbeddedAddon } from '../sea/extract-embedded-addon.js';
 
 /**
  * The address a client dialed before an iptables/nftables REDIRECT rewrote it to the proxy,
@@ -64,9 +66,19 @@ export interface OriginalDestinationSource {
 
 const ADDON_PATH = fileURLToPath(new URL('../../native/original-dst/build/Release/original_dst.node', import.meta.url));
 
+type AddonLoad = { ok: true; call: OriginalDstCall } | { ok: false; problem: string };
+
 /** Loads the native addon; returns its function or the reason it is not there. */
-export const loadOriginalDstAddon = (file = ADDON_PATH): { ok: true; call: OriginalDstCall } | { ok: false; problem: string } => {
+export const loadOriginalDstAddon = (file?: string): AddonLoad => {
   if (process.platform !== 'linux') return { ok: false, problem: 'SO_ORIGINAL_DST exists on Linux only' };
+  if (file === undefined && runningAsSingleExecutable()) {
+    const loaded = withEmbeddedAddon((extracted) => loadAddonFile(extracted));
+    return loaded.ok ? loaded.value : loaded;
+  }
+  return loadAddonFile(file ?? ADDON_PATH);
+};
+
+const loadAddonFile = (file: string): AddonLoad => {
   try {
     const addon = createRequire(import.meta.url)(file) as { originalDst?: unknown };
     if (typeof addon.originalDst !== 'function') return { ok: false, problem: `${file} does not export originalDst` };

@@ -18,6 +18,7 @@ import { PortcullisError } from '../errors.js';
 import type { CanonicalHost } from '../flow/host.js';
 import { parseHostPattern } from '../policy/host-pattern.js';
 import { LruCache } from './lru-cache.js';
+import { stateDirAdvice } from './state-dir-problem.js';
 
 export interface LeafMaterial {
   /** The leaf, then (for a brought CA that is not self-signed) the CA certificate and the rest of its file. */
@@ -286,7 +287,7 @@ const loadStateCa = async (crypto: WebCrypto, options: CertificateAuthorityOptio
     }
   } catch (error) {
     if (error instanceof PortcullisError) throw error;
-    throw new PortcullisError('PCL_ERR_CA_WRITE', `cannot create the CA in ${options.stateDir}: ${errnoText(error)}`, { cause: error });
+    throw new PortcullisError('PCL_ERR_CA_WRITE', `cannot create the CA in ${options.stateDir}: ${errnoText(error)}${stateDirAdvice(options.stateDir, (error as NodeJS.ErrnoException).code, process.getuid?.())}`, { cause: error });
   }
   // Another process may be between writing the key and the certificate: give it a moment.
   for (let attempt = 0; attempt < 20 && !(await exists(certFile)) && (await exists(keyFile)); attempt += 1) await sleep(100);

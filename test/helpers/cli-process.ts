@@ -5,7 +5,8 @@ import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCommand, type CommandResult } from './clients.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The project checkout these tests run from. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The built CLI, exactly as users run it (scripts/test.sh builds before the e2e tests). */
 export const BIN = path.join(ROOT, 'bin', 'portcullis.js');
 
@@ -27,8 +28,20 @@ export interface RunningCli {
 }
 
 /** Starts `portcullis run ...` as a child process; killed in t.after if still running. */
-export const startCli = (t: TestContext, args: readonly string[], cwd?: string): RunningCli => {
-  const child = spawn(process.execPath, [BIN, 'run', ...args], { cwd: cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export const startCli = (t: TestContext, args: readonly string[], cwd?: string): RunningCli =>
+  startProgram(t, process.execPath, [BIN, 'run', ...args], { cwd: cwd ?? ROOT });
+
+/**
+ * Starts any program (an installed `portcullis`, the single executable) with the RunningCli
+ * helpers; killed in t.after if still running.
+ */
+export const startProgram = (
+  t: TestContext, file: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {},
+): RunningCli => {
+  const child = spawn(file, args, {
+    cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid === undefined ? {} : { uid: options.uid }), ...(options.gid === undefined ? {} : { gid: options.gid }),
+  });
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });

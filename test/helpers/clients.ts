@@ -7,9 +7,10 @@ export interface CommandResult {
 }
 
 /** Runs a real client program with a time limit; never throws on a non-zero exit. */
-export const runCommand = (file: string, args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CommandResult> =>
+export const runCommand = (file: string, args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<CommandResult> =>
   new Promise((resolve) => {
     const child = execFile(file, args as string[], {
+      ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
       timeout: options.timeoutMs ?? 20_000, maxBuffer: 64 * 1024 * 1024, encoding: 'utf8',
       env: options.env ?? { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
     }, (error, stdout, stderr) => {
