@@ -63,6 +63,8 @@ export interface FlowRecord {
   readonly detail?: string;
   /** Dry run: the policy would have denied this flow for `reason`. */
   readonly wouldDeny?: boolean;
+  /** A denial that a rule in `mode: report` would have allowed: that rule's name (it was not enforced). */
+  readonly wouldAllow?: string;
   /** Status sent to the client (200 for an established tunnel, 0 when none was sent). */
   readonly status: number;
   /** Bytes from the client toward the upstream (request body or tunnel bytes). */
