@@ -58,7 +58,7 @@ const coverageNote = (covers: Coverage): string => {
   return `covers ${plural(covers.lines, 'log line')} (${plural(covers.requests, 'request')}, ${plural(covers.tunnels, 'tunnel')}) from ${plural(covers.clients.size, 'client')}: ${listed(clients)}`;
 };
 
-/** One rule per host and shape; explicit ports where the 80/443 default would say more or less. */
+/** One rule per host and shape, with the ports seen (no `ports` when that is exactly the 80/443 default). */
 const perHost = (drafts: readonly RuleDraft[]): HostRule[] => {
   const byHost = new Map<string, Map<string, RuleDraft[]>>();
   for (const draft of drafts) {
@@ -70,7 +70,9 @@ const perHost = (drafts: readonly RuleDraft[]): HostRule[] => {
   const rules: HostRule[] = [];
   for (const [host, shapes] of byHost) {
     for (const group of shapes.values()) {
-      const defaults = shapes.size === 1 && group.every(isDefaultPair);
+      // No `ports` means exactly plain HTTP to 80 plus TLS to 443: only when both were seen.
+      const pairs = new Set(group.map((draft) => `${draft.port}/${draft.transport}`));
+      const defaults = shapes.size === 1 && group.every(isDefaultPair) && pairs.size === 2;
       const ports = defaults ? undefined : [...new Set(group.map((draft) => draft.port))].sort((a, b) => a - b);
       const first = group[0] as RuleDraft;
       const name = first.isName ? host : `ip-${host}`;
