@@ -56,8 +56,8 @@ export const renderProposal = (proposal: Proposal, options: RenderOptions): stri
   const sources = options.sources.length > 0 ? options.sources.join(' ') : 'LOG';
   doc.commentBefore = printable([
     ` Proposed by "portcullis learn" from ${n(totals.lines)} log lines (${options.sources.join(', ') || 'no files'}).`,
-    ` ${n(totals.covered)} lines are covered by the ${n(proposal.rules.length)} rules below; ${n(totals.held)} were held back for review`,
-    ` and ${n(totals.excluded)} were never proposed (both listed at the end of this file).`,
+    ` Covered by the ${n(proposal.rules.length)} rule${proposal.rules.length === 1 ? '' : 's'} below: ${n(totals.covered)} lines. Held back for review: ${n(totals.held)}.`,
+    ` Never proposed: ${n(totals.excluded)}. (Both are listed at the end of this file.)`,
     ' Review every rule, then see what it would change against the same traffic:',
     `   portcullis replay -c ${options.outputName ?? 'proposed.yaml'} ${sources}`,
     ' Then copy the rules into your config (it keeps listen, log, state_dir, ...) and check it:',
