@@ -1,11 +1,28 @@
 import { loadConfig } from '../config/load-config.js';
 import { formatProblem } from '../config/config-problem.js';
+import { lintRules } from '../learn/lint-policy.js';
+import { createTenancy } from '../learn/tenancy.js';
 import { compilePolicy } from '../policy/policy-engine.js';
-import { buildProxyState } from '../proxy-state.js';
+import { buildProxyState, expandGroups } from '../proxy-state.js';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './cli-io.js';
+import { formatLintFindings } from './lint-output.js';
+import { readLogInput } from './log-input.js';
 
-/** `portcullis check -c FILE`: every problem as `file:line key: problem`, exit 1; or the rules, exit 0. */
-export const checkCommand = async (file: string, io: CliIo): Promise<number> => {
+export interface CheckOptions {
+  /** Also flag rules broader than they need to be. */
+  readonly lint?: boolean;
+  /** With lint: access logs to find rules no request needed. */
+  readonly logs?: readonly string[];
+  /** With lint: hosts to treat as multi-tenant beyond the Public Suffix List and the known services. */
+  readonly multiTenant?: readonly string[];
+  readonly skipBadLines?: boolean;
+}
+
+/**
+ * `portcullis check -c FILE [--lint [LOG...]]`: every problem as `file:line key: problem`, exit 1;
+ * or the rules, exit 0. With --lint, findings are printed the same way and exit 1 too.
+ */
+export const checkCommand = async (file: string, io: CliIo, options: CheckOptions = {}): Promise<number> => {
   const result = await loadConfig(file);
   if (!result.ok) {
     for (const problem of result.problems) io.stderr.write(`${formatProblem(problem)}\n`);
@@ -24,5 +41,19 @@ export const checkCommand = async (file: string, io: CliIo): Promise<number> => 
   io.stdout.write(`${file}: OK, ${result.config.rules.length} rule${result.config.rules.length === 1 ? '' : 's'}${result.config.dry_run ? ' (dry_run: denials are logged, not enforced)' : ''}\n`);
   for (const line of policy.explainRules()) io.stdout.write(`  ${line}\n`);
   io.stdout.write('  everything else: deny (no-rule-matched)\n');
-  return EXIT_OK;
+  if (options.lint !== true) return EXIT_OK;
+  const logs = options.logs ?? [];
+  let requests;
+  if (logs.length > 0) {
+    const input = await readLogInput(logs, io, { skipBadLines: options.skipBadLines === true });
+    if (!input.ok) return input.exitCode;
+    requests = input.requests;
+  }
+  const findings = lintRules(expandGroups(result.config), createTenancy(options.multiTenant ?? []), requests);
+  for (const line of await formatLintFindings(file, findings)) io.stdout.write(`${line}\n`);
+  const read = requests === undefined ? ' (give access logs to also find rules no request needed)' : ` against ${requests.length.toLocaleString('en-US')} log lines`;
+  io.stdout.write(findings.length === 0
+    ? `lint: nothing broader than it needs to be${read}\n`
+    : `lint: ${findings.length} finding${findings.length === 1 ? '' : 's'}${read}\n`);
+  return findings.length === 0 ? EXIT_OK : EXIT_FAILURE;
 };

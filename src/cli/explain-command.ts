@@ -18,7 +18,8 @@ export interface ExplainOptions {
 const describe = (decision: Decision): string =>
   decision.verdict === 'allow'
     ? `ALLOW by rule "${decision.rule}"${decision.intercept ? ' (intercepted: requests inside are checked one by one)' : ''}`
-    : `DENY ${decision.reason}${decision.rule ? ` (rule "${decision.rule}")` : ' (default: deny)'}${decision.detail ? `: ${decision.detail}` : ''}`;
+    : `DENY ${decision.reason}${decision.rule ? ` (rule "${decision.rule}")` : ' (default: deny)'}${decision.detail ? `: ${decision.detail}` : ''}${
+      decision.wouldAllow !== undefined ? `; would allow: rule "${decision.wouldAllow}" (mode: report, not enforced)` : ''}`;
 
 /**
  * `portcullis explain -c FILE METHOD URL`: the decision for one request, without any network.

@@ -5,6 +5,7 @@ import { CA_EXPORT_FORMATS, caExportCommand, caTrustCommand, type CaExportFormat
 import { checkCommand } from './check-command.js';
 import { EXIT_USAGE, type CliIo } from './cli-io.js';
 import { explainCommand } from './explain-command.js';
+import { addLearnCommands } from './learn-commands.js';
 import { runCommand, type SignalSource } from './run-command.js';
 import { transparentRulesCommand, type TransparentRulesOptions } from './transparent-command.js';
 
@@ -45,6 +46,9 @@ Examples:
   portcullis run                                  # embedded default config on 127.0.0.1:3128
   portcullis run -c portcullis.yaml --listen 0.0.0.0:3128
   portcullis check -c portcullis.yaml
+  portcullis check -c portcullis.yaml --lint /var/log/portcullis/access.log
+  portcullis learn /var/log/portcullis/access.log -o proposed.yaml
+  portcullis replay -c proposed.yaml /var/log/portcullis/access.log
   portcullis explain -c portcullis.yaml GET https://www.googleapis.com/storage/v1/b/allowed-bkt/o
   portcullis ca trust -c portcullis.yaml
   portcullis transparent rules -c portcullis.yaml --interface eth1
@@ -74,14 +78,27 @@ Examples:
     });
 
   program.command('check')
-    .description('validate a config file: prints "file:line key: problem" and exits 1, or lists the rules and exits 0')
+    .description('validate a config file: prints "file:line key: problem" and exits 1, or lists the rules and exits 0; with --lint, also flags rules broader than they need to be (exit 1 when it finds any)')
     .requiredOption('-c, --config <file>', 'YAML config file')
+    .argument('[logs...]', 'with --lint: access logs (json or Squid), to also find rules no request matched and ports none used')
+    .option('--lint', 'flag wildcards over multi-tenant hosts, multi-tenant hosts allowed whole (inspect: false, no paths), duplicate and covered rules; with logs, unused rules and ports')
+    .option('--multi-tenant <host>', 'with --lint: treat this host as shared by many tenants (repeatable)', collectFresh)
+    .option('--skip-bad-lines', 'with --lint: go on past log lines that are neither json nor Squid')
     .addHelpText('after', `
 Examples:
   portcullis check -c portcullis.yaml && echo valid
+  portcullis check -c portcullis.yaml --lint
+  portcullis check -c portcullis.yaml --lint /var/log/portcullis/access.log
 `)
-    .action(async (options: { config: string }) => {
-      exitCode = await checkCommand(options.config, io);
+    .action(async (logs: string[], options: { config: string; lint?: boolean; multiTenant?: string[]; skipBadLines?: boolean }) => {
+      if (logs.length > 0 && options.lint !== true) {
+        io.stderr.write('check: log files are read only with --lint\n');
+        exitCode = EXIT_USAGE;
+        return;
+      }
+      exitCode = await checkCommand(options.config, io, {
+        lint: options.lint === true, logs, multiTenant: options.multiTenant ?? [], skipBadLines: options.skipBadLines === true,
+      });
     });
 
   program.command('explain')
@@ -105,6 +122,8 @@ Examples:
         ...(options.user !== undefined ? { user: options.user } : {}),
       }, io);
     });
+
+  addLearnCommands(program, io, (code) => { exitCode = code; });
 
   const ca = program.command('ca')
     .description('the CA Portcullis signs intercepted hosts\' certificates with (created in state_dir on first use)');

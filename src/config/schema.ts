@@ -77,6 +77,8 @@ const RuleSchema = z.strictObject({
   clients: z.array(CidrSchema).min(1).optional(),
   users: z.array(z.string().min(1)).min(1).optional(),
   inspect: z.boolean().default(false),
+  /** enforce (default): the rule allows. report: it never allows; a denial it would have allowed is logged with would_allow. */
+  mode: z.enum(['enforce', 'report']).optional(),
   comment: z.string().optional(),
 }).superRefine((rule, ctx) => {
   rule.paths?.forEach((path, index) => {

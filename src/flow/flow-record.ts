@@ -63,7 +63,7 @@ export interface FlowRecord {
   readonly detail?: string;
   /** Dry run: the policy would have denied this flow for `reason`. */
   readonly wouldDeny?: boolean;
-  /** A rule in report mode (named here) would have allowed this denied flow. */
+  /** A denial that a rule in `mode: report` would have allowed: that rule's name (it was not enforced). */
   readonly wouldAllow?: string;
   /** Status sent to the client (200 for an established tunnel, 0 when none was sent). */
   readonly status: number;

@@ -25,6 +25,8 @@ export const FIELD_REASON = 'reason';
 export const FIELD_RULE = 'rule';
 export const FIELD_DETAIL = 'detail';
 export const FIELD_WOULD_DENY = 'would_deny';
+/** A denial that a rule in `mode: report` would have allowed: that rule's name. */
+export const FIELD_WOULD_ALLOW = 'would_allow';
 export const FIELD_STATUS = 'status';
 export const FIELD_BYTES_UP = 'bytes_up';
 export const FIELD_BYTES_DOWN = 'bytes_down';
@@ -56,6 +58,7 @@ export const ACCESS_LOG_FIELDS = [
   FIELD_RULE,
   FIELD_DETAIL,
   FIELD_WOULD_DENY,
+  FIELD_WOULD_ALLOW,
   FIELD_STATUS,
   FIELD_BYTES_UP,
   FIELD_BYTES_DOWN,

@@ -25,6 +25,7 @@ import {
   FIELD_URL,
   FIELD_USER,
   FIELD_VERDICT,
+  FIELD_WOULD_ALLOW,
   FIELD_WOULD_DENY,
   type AccessLogField,
 } from './access-log-fields.js';
@@ -117,6 +118,7 @@ export const formatJson = (record: FlowRecord): string => {
   if (record.rule !== undefined) line[FIELD_RULE] = record.rule;
   if (record.detail !== undefined) line[FIELD_DETAIL] = record.detail;
   if (record.wouldDeny !== undefined) line[FIELD_WOULD_DENY] = record.wouldDeny;
+  if (record.wouldAllow !== undefined) line[FIELD_WOULD_ALLOW] = record.wouldAllow;
   line[FIELD_STATUS] = whole(record.status);
   line[FIELD_BYTES_UP] = count(record.bytesUp);
   line[FIELD_BYTES_DOWN] = count(record.bytesDown);
@@ -257,6 +259,7 @@ export const formatConsole = (record: FlowRecord, options: ConsoleFormatOptions)
   ];
   if (record.tunnelMode !== undefined) parts.push(record.tunnelMode);
   parts.push(`[${escapeForConsole(decisionTag(record))}]`);
+  if (record.wouldAllow !== undefined) parts.push(`would-allow=${escapeForConsole(record.wouldAllow)}`);
   if (record.user !== undefined) parts.push(`user=${escapeForConsole(record.user)}`);
   if (record.errorCode !== undefined) parts.push(escapeForConsole(record.errorCode));
   if (record.detail !== undefined && record.detail !== '') parts.push(`(${escapeForConsole(record.detail)})`);

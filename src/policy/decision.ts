@@ -40,7 +40,7 @@ export type DenyDecision = {
   readonly rule?: string;
   /** Human detail for logs and the 403 body. */
   readonly detail?: string;
-  /** A rule in report mode would have allowed this (it is not enforced, only logged). */
+  /** A rule in `mode: report` that would have allowed this (the first in config order); it was not enforced. */
   readonly wouldAllow?: string;
 };
 

@@ -50,7 +50,7 @@ export interface CompiledPolicy {
 
 interface CompiledRule {
   readonly name: string;
-  /** Position in the config: among several matching rules, the first one is named. */
+  /** Position in the config, for messages; among several matching rules, the first one is named. */
   readonly index: number;
   readonly patterns: readonly HostPattern[];
   readonly host: Matcher<CanonicalHost>;
@@ -62,6 +62,8 @@ interface CompiledRule {
   readonly inspect: boolean;
   /** True when the requests inside a tunnel must be seen: paths, methods or inspect. */
   readonly needsRequest: boolean;
+  /** `mode: report`: never allows; a denial it would have allowed carries `wouldAllow`. */
+  readonly report: boolean;
 }
 
 const configError = (message: string): PortcullisError => new PortcullisError('PCL_ERR_CONFIG_INVALID', message);
@@ -98,6 +100,7 @@ const compileRule = (rule: RuleConfig, index: number): CompiledRule => {
     path: paths && createPathMatcher(paths),
     inspect: rule.inspect === true,
     needsRequest: paths !== undefined || rule.methods !== undefined || rule.inspect === true,
+    report: rule.mode === 'report',
   });
 };
 
@@ -118,14 +121,14 @@ const buildRuleLookup = (rules: readonly CompiledRule[]): RuleLookup => {
   const exact = new Map<string, number[]>();
   const suffixes = new Map<string, number[]>();
   const cidrRules: number[] = [];
-  for (const rule of rules) {
+  rules.forEach((rule, index) => {
     for (const pattern of rule.patterns) {
-      if (pattern.kind === 'exact') addTo(exact, pattern.name, rule.index);
-      else if (pattern.kind === 'ip') addTo(exact, pattern.address, rule.index);
-      else if (pattern.kind === 'subdomains') addTo(suffixes, pattern.suffix, rule.index);
-      else if (cidrRules[cidrRules.length - 1] !== rule.index) cidrRules.push(rule.index);
+      if (pattern.kind === 'exact') addTo(exact, pattern.name, index);
+      else if (pattern.kind === 'ip') addTo(exact, pattern.address, index);
+      else if (pattern.kind === 'subdomains') addTo(suffixes, pattern.suffix, index);
+      else if (cidrRules[cidrRules.length - 1] !== index) cidrRules.push(index);
     }
-  }
+  });
   return (host) => {
     const found = new Set<number>(exact.get(host.host));
     if (host.kind === 'name') {
@@ -150,15 +153,18 @@ const explainRule = (rule: CompiledRule): string => {
   const parts = [rule.host, rule.port, rule.client, rule.user, rule.path, rule.method]
     .filter((m): m is Matcher<never> => m !== undefined)
     .map((m) => m.explain());
-  return `allow ${rule.name}: ${parts.join(', ')}${rule.inspect ? ', inspect' : ''}`;
+  return `${rule.report ? 'report' : 'allow'} ${rule.name}: ${parts.join(', ')}${rule.inspect ? ', inspect' : ''}${rule.report ? ' (mode: report, never allows)' : ''}`;
 };
 
-/** Compiles rules once into an immutable policy; throws PCL_ERR_CONFIG_INVALID on a bad rule. */
-export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
-  const compiled = Object.freeze(rules.map(compileRule));
+interface RuleSet {
+  decideConnection(facts: ConnectionFacts): Decision;
+  decideRequest(facts: RequestFacts): Decision;
+}
+
+/** The decisions of one set of rules (all enforced, or all in report mode), in their config order. */
+const createRuleSet = (compiled: readonly CompiledRule[]): RuleSet => {
   const lookup = buildRuleLookup(compiled);
   const hasIpRules = compiled.some((rule) => rule.patterns.some((p) => p.kind === 'ip' || p.kind === 'cidr'));
-  const explanations = Object.freeze(compiled.map(explainRule));
 
   const matchConnection = (facts: ConnectionFacts): Stage => {
     const { host, port } = facts.destination;
@@ -212,9 +218,35 @@ export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
     return deny('path-not-allowed', closest.name, `path ${normalized.path} is not allowed for ${formatAuthority(facts.destination)}`);
   };
 
+  return { decideConnection, decideRequest };
+};
+
+/** A denial that a report-mode rule would have allowed names that rule in `wouldAllow`. */
+const withWouldAllow = (decision: Decision, reported: () => Decision): Decision => {
+  if (decision.verdict === 'allow') return decision;
+  const trial = reported();
+  return trial.verdict === 'allow' ? { ...decision, wouldAllow: trial.rule } : decision;
+};
+
+/**
+ * Compiles rules once into an immutable policy; throws PCL_ERR_CONFIG_INVALID on a bad rule.
+ * Rules in `mode: report` never allow and never change interception: they are asked only
+ * after the enforced rules deny, to name themselves in the denial's `wouldAllow`.
+ */
+export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
+  const compiled = Object.freeze(rules.map(compileRule));
+  const enforced = createRuleSet(compiled.filter((rule) => !rule.report));
+  const reportRules = compiled.filter((rule) => rule.report);
+  const reported = reportRules.length > 0 ? createRuleSet(reportRules) : undefined;
+  const explanations = Object.freeze(compiled.map(explainRule));
+
   return Object.freeze({
-    decideConnection,
-    decideRequest,
+    decideConnection: reported === undefined
+      ? enforced.decideConnection
+      : (facts: ConnectionFacts) => withWouldAllow(enforced.decideConnection(facts), () => reported.decideConnection(facts)),
+    decideRequest: reported === undefined
+      ? enforced.decideRequest
+      : (facts: RequestFacts) => withWouldAllow(enforced.decideRequest(facts), () => reported.decideRequest(facts)),
     explainRules: () => [...explanations],
     ruleNames: Object.freeze(compiled.map((rule) => rule.name)),
   });

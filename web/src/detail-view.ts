@@ -47,6 +47,7 @@ const render = (flow: FlowSummary | FlowView, onExplain: (flow: FlowSummary) => 
       field('Decision', h('span', {}, decisionBadge(flow.decision), ' ', flow.reason)),
       field('Rule', flow.rule ?? (flow.decision === 'allow' ? undefined : 'none: default deny')),
       field('Detail', flow.detail),
+      field('Would allow', flow.wouldAllow !== undefined ? `rule "${flow.wouldAllow}" (mode: report, not enforced)` : undefined),
       field(flow.kind === 'tunnel' ? 'Target' : 'URL', flow.url),
       field('Method', flow.method),
       field('Status', flow.status > 0 ? String(flow.status) : '—'),

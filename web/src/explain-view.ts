@@ -11,7 +11,9 @@ const stage = (name: string, decision: Decision): HTMLElement =>
     h('span', {}, decision.verdict === 'allow'
       ? ` by rule "${decision.rule}"${decision.intercept ? ' (intercepted: each request inside is checked)' : ''}`
       : ` ${decision.reason}${decision.rule ? ` (closest rule "${decision.rule}")` : ' (default: deny)'}`),
-    decision.verdict === 'deny' && decision.detail ? h('div', { class: 'muted' }, decision.detail) : undefined);
+    decision.verdict === 'deny' && decision.detail ? h('div', { class: 'muted' }, decision.detail) : undefined,
+    decision.verdict === 'deny' && decision.wouldAllow !== undefined
+      ? h('div', { class: 'would-allow' }, `would allow: rule "${decision.wouldAllow}" (mode: report, not enforced)`) : undefined);
 
 /** Tests a URL against the policy in force (GET /api/explain), like `portcullis explain`. */
 export const mountExplainView = (): { explain(method: string, url: string, client: string, sni?: string): void } => {

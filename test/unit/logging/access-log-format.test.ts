@@ -187,7 +187,7 @@ for (const [name, record, expected] of jsonCases) {
 }
 
 test('json: only documented field names are used', () => {
-  const full = makeRecord({ parentId: 'p', sni: 's', originalDestination: '10.0.0.1:443', detail: 'd', wouldDeny: true, user: 'u', tunnelMode: 'splice', errorCode: 'E' });
+  const full = makeRecord({ parentId: 'p', sni: 's', originalDestination: '10.0.0.1:443', detail: 'd', wouldDeny: true, wouldAllow: 'trial', user: 'u', tunnelMode: 'splice', errorCode: 'E' });
   assert.deepEqual(Object.keys(JSON.parse(formatJson(full))), [...ACCESS_LOG_FIELDS]);
 });
 
@@ -233,6 +233,12 @@ const consoleCases: Array<[string, FlowRecord, boolean, string]> = [
     denied(),
     true,
     '22:13:20.123 \u001b[31mDENY\u001b[0m 10.0.0.5 GET http://example.com/ → 403 0 B 145 ms [no-rule-matched]',
+  ],
+  [
+    'a denial a report-mode rule would have allowed names that rule',
+    denied({ wouldAllow: 'new-api' }),
+    false,
+    '22:13:20.123 DENY 10.0.0.5 GET http://example.com/ → 403 0 B 145 ms [no-rule-matched] would-allow=new-api',
   ],
   [
     'color: a dry-run would-deny is yellow',

@@ -272,3 +272,55 @@ test('the host index finds exact names, wildcards and CIDRs among thousands of r
   assert.equal(big.decideConnection(connect('host5000.example.com:443')).reason, 'no-rule-matched');
   assert.equal(big.decideConnection(connect('deep.example.net:443')).reason, 'no-rule-matched');
 });
+
+// mode: report (design.md "Contract additions"): a report-mode rule never allows and never
+// changes interception; a denial it would have allowed names it in wouldAllow.
+const staged = compilePolicy([
+  rule({ name: 'apt', hosts: ['deb.debian.org'], methods: ['GET', 'HEAD'] }),
+  rule({ name: 'gcs', hosts: ['www.googleapis.com'], paths: ['/storage/v1/b/allowed-bkt'] }),
+  rule({ name: 'trial-pypi', hosts: ['pypi.org', 'files.pythonhosted.org'], mode: 'report' }),
+  rule({ name: 'trial-bucket', hosts: ['www.googleapis.com'], paths: ['/storage/v1/b/second-bkt'], mode: 'report' }),
+  rule({ name: 'trial-apt-post', hosts: ['deb.debian.org'], methods: ['POST'], clients: ['10.1.0.0/16'], mode: 'report' }),
+  rule({ name: 'explicit-enforce', hosts: ['example.org'], mode: 'enforce' }),
+]);
+
+const reportCases: ReadonlyArray<readonly [string, Decision, Partial<Decision> & { wouldAllow?: string }]> = [
+  ['a tunnel only a report rule allows is denied, naming the rule', staged.decideConnection(connect('pypi.org:443')),
+    { verdict: 'deny', reason: 'no-rule-matched', wouldAllow: 'trial-pypi' }],
+  ['a plain request only a report rule allows is denied, naming the rule', staged.decideRequest(request('GET', 'http://files.pythonhosted.org/x')),
+    { verdict: 'deny', reason: 'no-rule-matched', wouldAllow: 'trial-pypi' }],
+  ['a path only a report rule allows is denied with the enforced reason and rule', staged.decideRequest(request('GET', 'https://www.googleapis.com/storage/v1/b/second-bkt/o')),
+    { verdict: 'deny', reason: 'path-not-allowed', rule: 'gcs', wouldAllow: 'trial-bucket' }],
+  ['a path no rule allows carries no wouldAllow', staged.decideRequest(request('GET', 'https://www.googleapis.com/storage/v1/b/third-bkt/o')),
+    { verdict: 'deny', reason: 'path-not-allowed', rule: 'gcs', wouldAllow: undefined }],
+  ['a report rule is asked with the same client facts', staged.decideRequest(request('POST', 'http://deb.debian.org/up', { clientIp: '10.1.2.3' })),
+    { verdict: 'deny', reason: 'method-not-allowed', rule: 'apt', wouldAllow: 'trial-apt-post' }],
+  ['a report rule that does not match the client names nothing', staged.decideRequest(request('POST', 'http://deb.debian.org/up', { clientIp: '10.2.0.1' })),
+    { verdict: 'deny', reason: 'method-not-allowed', wouldAllow: undefined }],
+  ['an enforced allow is untouched by report rules', staged.decideRequest(request('GET', 'http://deb.debian.org/debian/')),
+    { verdict: 'allow', rule: 'apt' }],
+  ['mode: enforce is the default made explicit', staged.decideConnection(connect('example.org:443')),
+    { verdict: 'allow', rule: 'explicit-enforce' }],
+];
+
+for (const [name, decision, expected] of reportCases) {
+  test(`report mode: ${name}`, () => {
+    for (const [key, value] of Object.entries(expected)) {
+      assert.equal((decision as unknown as Record<string, unknown>)[key], value, `${key} of ${JSON.stringify(decision)}`);
+    }
+  });
+}
+
+test('report mode: a report rule with paths never makes a host intercepted', () => {
+  const spliced = compilePolicy([
+    rule({ name: 'whole', hosts: ['api.example.com'] }),
+    rule({ name: 'narrow-trial', hosts: ['api.example.com'], paths: ['/v2'], mode: 'report' }),
+  ]);
+  assert.deepEqual(subset(spliced.decideConnection(connect('api.example.com:443')), { verdict: 'allow', rule: 'whole', intercept: false }),
+    { verdict: 'allow', rule: 'whole', intercept: false });
+});
+
+test('report mode: explainRules marks report rules, ruleNames keeps config order', () => {
+  assert.deepEqual(staged.ruleNames, ['apt', 'gcs', 'trial-pypi', 'trial-bucket', 'trial-apt-post', 'explicit-enforce']);
+  assert.equal(staged.explainRules()[2], 'report trial-pypi: host pypi.org|files.pythonhosted.org, port 80 (http)|443 (tls) (mode: report, never allows)');
+});
