@@ -77,6 +77,8 @@ const RuleSchema = z.strictObject({
   clients: z.array(CidrSchema).min(1).optional(),
   users: z.array(z.string().min(1)).min(1).optional(),
   inspect: z.boolean().default(false),
+  /** A spliced tunnel whose ClientHello carries Encrypted Client Hello (its SNI is only a public name). */
+  ech: z.enum(['deny', 'allow']).default('deny'),
   comment: z.string().optional(),
 }).superRefine((rule, ctx) => {
   rule.paths?.forEach((path, index) => {

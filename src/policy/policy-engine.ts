@@ -38,7 +38,8 @@ export interface RequestFacts extends ConnectionFacts {
 export interface CompiledPolicy {
   /**
    * At CONNECT/SNI time: deny, or allow with intercept=true if any rule matching host/port/client/user
-   * has paths, methods or inspect:true, and wholeHost=true if any of them has neither paths nor methods.
+   * has paths, methods or inspect:true, wholeHost=true if any of them has neither paths nor methods,
+   * and allowEch=true if any of them says `ech: allow`.
    */
   decideConnection(facts: ConnectionFacts): Decision;
   /** Full decision for one HTTP request (plain HTTP, or inside an intercepted tunnel). */
@@ -60,6 +61,8 @@ interface CompiledRule {
   readonly method: Matcher<string> | undefined;
   readonly path: Matcher<string> | undefined;
   readonly inspect: boolean;
+  /** `ech: allow`: a spliced tunnel may carry an Encrypted Client Hello. */
+  readonly allowEch: boolean;
   /** True when the requests inside a tunnel must be seen: paths, methods or inspect. */
   readonly needsRequest: boolean;
 }
@@ -97,6 +100,7 @@ const compileRule = (rule: RuleConfig, index: number): CompiledRule => {
     method: rule.methods && createMethodMatcher(rule.methods),
     path: paths && createPathMatcher(paths),
     inspect: rule.inspect === true,
+    allowEch: rule.ech === 'allow',
     needsRequest: paths !== undefined || rule.methods !== undefined || rule.inspect === true,
   });
 };
@@ -150,7 +154,7 @@ const explainRule = (rule: CompiledRule): string => {
   const parts = [rule.host, rule.port, rule.client, rule.user, rule.path, rule.method]
     .filter((m): m is Matcher<never> => m !== undefined)
     .map((m) => m.explain());
-  return `allow ${rule.name}: ${parts.join(', ')}${rule.inspect ? ', inspect' : ''}`;
+  return `allow ${rule.name}: ${parts.join(', ')}${rule.inspect ? ', inspect' : ''}${rule.allowEch ? ', ech allowed' : ''}`;
 };
 
 /** Compiles rules once into an immutable policy; throws PCL_ERR_CONFIG_INVALID on a bad rule. */
@@ -190,7 +194,8 @@ export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
     const stage = matchConnection(facts);
     if (!stage.ok) return stage.decision;
     return allow(stage.rules[0].name, stage.rules.some((rule) => rule.needsRequest),
-      stage.rules.some((rule) => rule.path === undefined && rule.method === undefined));
+      stage.rules.some((rule) => rule.path === undefined && rule.method === undefined),
+      stage.rules.some((rule) => rule.allowEch));
   };
 
   const decideRequest = (facts: RequestFacts): Decision => {

@@ -64,6 +64,7 @@ const inlineCases: { name: string; yaml: string; problems: { line: number; key: 
   { name: 'a missing required key points at its mapping', yaml: 'rules:\n  - hosts: [a.com]\n', problems: [{ line: 2, key: 'rules[0].name', message: 'is required' }] },
   { name: 'an empty value where a mapping belongs is named as such', yaml: 'log:\n', problems: [{ line: 1, key: 'log', message: 'expected a mapping, got an empty value' }] },
   { name: 'a value of the wrong type in a union lists every accepted type', yaml: 'timeouts:\n  idle: true\n', problems: [{ line: 2, key: 'timeouts.idle', message: 'expected a number or a string, got true' }] },
+  { name: 'a rule\'s ech is deny or allow, nothing else', yaml: 'rules:\n  - name: web\n    hosts: [a.com]\n    ech: yes\n', problems: [{ line: 4, key: 'rules[0].ech', message: 'use one of' }] },
   { name: 'an unknown key far from every known one gets no suggestion', yaml: 'bogus: 1\n', problems: [{ line: 1, key: 'bogus', message: 'unknown key "bogus"' }] },
   { name: 'an alias without an anchor is a problem, not a crash', yaml: 'state_dir: *nowhere\n', problems: [{ line: 1, key: '', message: 'has no anchor' }] },
   {
@@ -110,6 +111,7 @@ test('a config using every key loads with its values', async () => {
   assert.equal(config.timeouts.upstream_response, 120_000);
   assert.equal(config.timeouts.tunnel_idle, 3_600_000);
   assert.deepEqual(config.rules[0]?.methods, ['GET', 'POST']);
+  assert.equal(config.rules[2]?.ech, 'allow');
   assert.equal(config.dry_run, true);
 });
 
@@ -131,6 +133,7 @@ test('a file holding only comments is valid', () => {
 test('defaults fill what a rule leaves out', () => {
   const config = expectConfig(parseConfigText('rules:\n  - name: web\n    hosts: [a.com]\n', 'x.yaml'));
   assert.equal(config.rules[0]?.inspect, false);
+  assert.equal(config.rules[0]?.ech, 'deny');
   assert.equal(config.rules[0]?.ports, undefined);
 });
 

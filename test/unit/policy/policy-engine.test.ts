@@ -5,8 +5,8 @@ import { parseAbsoluteTarget, parseAuthority } from '../../../src/flow/destinati
 import type { Decision } from '../../../src/policy/decision.js';
 import { compilePolicy, type ConnectionFacts, type RequestFacts } from '../../../src/policy/policy-engine.js';
 
-type RuleInput = Omit<RuleConfig, 'inspect'> & { inspect?: boolean };
-const rule = (input: RuleInput): RuleConfig => ({ inspect: false, ...input });
+type RuleInput = Omit<RuleConfig, 'inspect' | 'ech'> & { inspect?: boolean; ech?: 'deny' | 'allow' };
+const rule = (input: RuleInput): RuleConfig => ({ inspect: false, ech: 'deny', ...input });
 
 interface Who {
   readonly clientIp?: string;
@@ -52,10 +52,13 @@ const rules: readonly RuleConfig[] = [
   rule({ name: 'docs-paths', hosts: ['docs.example.org'], paths: ['/private'] }),
   rule({ name: 'split-inside', hosts: ['audit-split.example.net'], clients: ['10.0.0.0/8'], inspect: true }),
   rule({ name: 'split-outside', hosts: ['audit-split.example.net'], paths: ['/public'] }),
+  rule({ name: 'ech-ok', hosts: ['ech.example.net'], ech: 'allow' }),
+  rule({ name: 'ech-default', hosts: ['ech-mixed.example.net'] }),
+  rule({ name: 'ech-office', hosts: ['ech-mixed.example.net'], clients: ['10.0.0.0/8'], ech: 'allow' }),
 ];
 const policy = compilePolicy(rules);
 
-type Expected = Partial<Record<'verdict' | 'reason' | 'rule' | 'intercept' | 'wholeHost', string | boolean>>;
+type Expected = Partial<Record<'verdict' | 'reason' | 'rule' | 'intercept' | 'wholeHost' | 'allowEch', string | boolean>>;
 
 const subset = (decision: Decision, expected: Expected): Expected =>
   Object.fromEntries(Object.keys(expected).map((key) => [key, (decision as Record<string, unknown>)[key]])) as Expected;
@@ -122,6 +125,10 @@ const connections: ReadonlyArray<readonly [string, ConnectionFacts, Expected]> =
   ['says the whole host is allowed when one of two matching rules has no paths', connect('docs.example.org:443'), { verdict: 'allow', intercept: true, wholeHost: true }],
   ['does not count a rule for another client toward the whole host', connect('audit-split.example.net:443', { clientIp: '192.168.1.1' }), { verdict: 'allow', intercept: true, wholeHost: false }],
   ['denies a host no rule names', connect('example.net:443'), denied('no-rule-matched')],
+  ['does not allow ECH by default', connect('accounts.google.com:443'), { verdict: 'allow', allowEch: false }],
+  ['allows ECH when the matching rule says ech: allow', connect('ech.example.net:443'), { verdict: 'allow', rule: 'ech-ok', allowEch: true }],
+  ['allows ECH when one of several matching rules says so', connect('ech-mixed.example.net:443'), { verdict: 'allow', rule: 'ech-default', allowEch: true }],
+  ['does not take ech: allow from a rule for another client', connect('ech-mixed.example.net:443', { clientIp: '192.168.1.1' }), { verdict: 'allow', rule: 'ech-default', allowEch: false }],
 ];
 
 for (const [name, facts, expected] of connections) {
