@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RuleConfig } from '../../../src/config/schema.js';
 import { parseAbsoluteTarget, parseAuthority } from '../../../src/flow/destination.js';
+import { parseHost } from '../../../src/flow/host.js';
 import type { Decision } from '../../../src/policy/decision.js';
 import { compilePolicy, type ConnectionFacts, type RequestFacts } from '../../../src/policy/policy-engine.js';
 
@@ -13,9 +14,19 @@ interface Who {
   readonly user?: string;
 }
 
+/**
+ * A destination given in Unicode, as `explain` or the admin API may name it: the edge refuses
+ * non-ASCII authorities, but the policy must still match a Unicode name to its rule.
+ */
+const unicodeDestination = (authority: string): ReturnType<typeof parseAuthority> => {
+  const colon = authority.lastIndexOf(':');
+  const host = parseHost(authority.slice(0, colon));
+  return host.ok ? { ok: true, value: { host: host.value, port: Number(authority.slice(colon + 1)) } } : { ok: false, reason: 'invalid-destination', error: host.error };
+};
+
 /** CONNECT-style facts from an authority; transport tls unless told. */
 const connect = (authority: string, who: Who = {}, transport: 'http' | 'tls' = 'tls'): ConnectionFacts => {
-  const destination = parseAuthority(authority);
+  const destination = /[^\x00-\x7f]/.test(authority) ? unicodeDestination(authority) : parseAuthority(authority);
   if (!destination.ok) throw new Error(`bad test authority ${authority}: ${destination.error}`);
   return { destination: destination.value, clientIp: who.clientIp ?? '10.9.9.9', transport, ...(who.user === undefined ? {} : { user: who.user }) };
 };
