@@ -51,7 +51,7 @@ const h2Rows: ReadonlyArray<readonly [string, Fields, string]> = [
 const h2Server = async (t: TestContext): Promise<{ port: number; delivered: string[][] }> => {
   const delivered: string[][] = [];
   const server = http2.createServer();
-  server.on('stream', (stream, _headers, _flags, rawHeaders) => {
+  server.on('stream', (stream: http2.ServerHttp2Stream, _headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
     delivered.push([...rawHeaders]);
     stream.respond({ ':status': 200 });
     stream.end();
