@@ -16,7 +16,7 @@ import {
   type Matcher,
   type PortFacts,
 } from './matchers.js';
-import { normalizePath } from './path-normalizer.js';
+import { decodeEncodedSlashes, normalizePath, validateRulePath } from './path-normalizer.js';
 
 export interface ConnectionFacts {
   readonly destination: Destination;
@@ -77,10 +77,9 @@ const compileRule = (rule: RuleConfig, index: number): CompiledRule => {
     return parsed.value;
   });
   const paths = rule.paths?.map((path, i) => {
+    const problem = validateRulePath(path);
     const normalized = normalizePath(path);
-    if (!normalized.ok || path.includes('?')) {
-      throw configError(`${where}.paths[${i}]: ${normalized.ok ? 'a rule path cannot hold a query' : normalized.error}`);
-    }
+    if (problem !== undefined || !normalized.ok) throw configError(`${where}.paths[${i}]: ${problem ?? 'invalid path'}`);
     return normalized.path;
   });
   let client: Matcher<IpAddress | undefined> | undefined;
@@ -213,6 +212,11 @@ export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
     const closest = byMethod[0];
     if (normalized === undefined || !normalized.ok) {
       return deny('ambiguous-path', closest.name, normalized?.error);
+    }
+    const decoded = decodeEncodedSlashes(normalized.path);
+    const hidden = decoded === normalized.path ? undefined : byMethod.find((rule) => rule.path?.matches(decoded));
+    if (hidden !== undefined) {
+      return deny('ambiguous-path', hidden.name, `ambiguous path: encoded slash (%2F) inside the segments rule ${hidden.name}'s prefix covers, in ${JSON.stringify(facts.pathAndQuery.split('?')[0])}`);
     }
     return deny('path-not-allowed', closest.name, `path ${normalized.path} is not allowed for ${formatAuthority(facts.destination)}`);
   };
