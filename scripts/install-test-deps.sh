@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real clients the test suite drives (curl, openssl, Python requests, Chromium and
-# NSS's certutil for the browser test, iproute2/iptables/nftables for the transparent-mode test),
+# NSS's certutil for the browser test, iproute2/iptables/nftables for the transparent-mode test,
+# testssl.sh for the TLS server settings test),
 # from Debian's packages, only when they are missing.
 # Safe to run again.
 set -euo pipefail
@@ -20,6 +21,9 @@ command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
 command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing+=(iptables)
 command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
+# test/security/tls-server-settings.test.ts scans a TLS listener with testssl.sh (Debian names
+# the command testssl).
+command -v testssl >/dev/null 2>&1 || command -v testssl.sh >/dev/null 2>&1 || missing+=(testssl.sh)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
