@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real clients the test suite drives (curl, openssl, Python requests, Chromium and
 # NSS's certutil for the browser test, iproute2/iptables/nftables for the transparent-mode test,
-# kubectl for the Kubernetes manifests, HAProxy for the fleet test, binutils for objdump),
+# kubectl for the Kubernetes manifests, HAProxy for the fleet test, binutils for objdump,
+# testssl.sh for the TLS server settings test),
 # from Debian's packages, only when they are missing.
 # Safe to run again.
 set -euo pipefail
@@ -28,6 +29,9 @@ command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
 # reads the glibc the single executable needs (test/e2e/single-executable.test.ts).
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
 command -v objdump >/dev/null 2>&1 || missing+=(binutils)
+# test/security/tls-server-settings.test.ts scans a TLS listener with testssl.sh (Debian names
+# the command testssl).
+command -v testssl >/dev/null 2>&1 || command -v testssl.sh >/dev/null 2>&1 || missing+=(testssl.sh)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

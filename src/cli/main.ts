@@ -102,10 +102,10 @@ Examples:
     });
 
   program.command('explain')
-    .description('show which rule allows or denies a request, without touching the network (exit 0 allowed, 1 denied, 2 bad input)')
+    .description('show which rule allows or denies a request or a CONNECT tunnel, without touching the network (exit 0 allowed, 1 denied, 2 bad input)')
     .requiredOption('-c, --config <file>', 'YAML config file')
-    .argument('<method>', 'HTTP method, e.g. GET')
-    .argument('<url>', 'absolute URL, e.g. https://api.example.com/v1/items')
+    .argument('<method>', 'HTTP method, e.g. GET, or CONNECT for a tunnel')
+    .argument('<url>', 'absolute URL, e.g. https://api.example.com/v1/items; after CONNECT, host:port')
     .addOption(new Option('--client <ip>', 'client source address, for rules with clients:').default('127.0.0.1'))
     .option('--sni <name>', 'TLS SNI the client would send (https only)')
     .option('--user <name>', 'authenticated proxy user, for rules with users:')
@@ -114,6 +114,7 @@ Examples:
   portcullis explain -c portcullis.yaml GET http://deb.debian.org/debian/dists/bookworm/Release
   portcullis explain -c portcullis.yaml POST https://www.googleapis.com/storage/v1/b/allowed-bkt/o --client 10.0.0.5
   portcullis explain -c portcullis.yaml GET https://reports.example.com/q1 --user alice
+  portcullis explain -c portcullis.yaml CONNECT www.googleapis.com:443
 `)
     .action(async (method: string, url: string, options: { config: string; client: string; sni?: string; user?: string }) => {
       exitCode = await explainCommand(method, url, {

@@ -13,6 +13,7 @@ import { createConsoleSummary } from '../admin/console-summary.js';
 import { startAdmin } from '../admin/start-admin.js';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './cli-io.js';
 import { watchConfigFile, type ConfigFileWatcher } from '../config/watch-config-file.js';
+import { describeListeners } from './listener-banner.js';
 
 export interface RunOptions {
   readonly config?: string;
@@ -178,7 +179,7 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     // supervisor) may signal at once, and a SIGTERM before then would kill us with no drain.
     const first = bound[Math.max(0, config.listen.findIndex((l) => l.mode === 'explicit'))] ?? '127.0.0.1:3128';
     io.stderr.write([
-      `portcullis: listening on ${bound.map((a) => `http://${a}`).join(', ')} (${config.rules.length} rules, default deny${config.dry_run ? ', DRY RUN: denials are logged, not enforced' : ''})`,
+      `portcullis: listening on ${describeListeners(config.listen, bound)} (${config.rules.length} rules, default deny${config.dry_run ? ', DRY RUN: denials are logged, not enforced' : ''})`,
       `portcullis: config ${options.config ?? '(embedded default; write your own and pass -c FILE)'}`,
       ...(config.listen.some((l) => l.mode === 'explicit') ? [
         'portcullis: point clients at it:',

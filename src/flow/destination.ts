@@ -13,15 +13,38 @@ export type DestinationResult =
 
 const invalid = (error: string): DestinationResult => ({ ok: false, reason: 'invalid-destination', error });
 
+/** Control and non-ASCII characters escaped, so an error message never carries raw bytes to a log or a terminal. */
+const printable = (text: string): string =>
+  text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).slice(0, 200);
+
+/**
+ * A port exactly as RFC 3986 writes it for an origin: 1 to 65535 in decimal digits, no sign, no
+ * space, no leading zero ("0443" is what some parsers read as octal and others as 443).
+ */
 const parsePort = (text: string): number | undefined => {
-  if (!/^\d{1,5}$/.test(text)) return undefined;
+  if (!/^[1-9]\d{0,4}$/.test(text)) return undefined;
   const port = Number(text);
-  return port >= 1 && port <= 65535 ? port : undefined;
+  return port <= 65535 ? port : undefined;
 };
 
-/** Splits "host:port", "[v6]:port" or (with a default port) a bare host. */
+const describePort = (text: string): string => {
+  if (text.length === 0) return 'empty port';
+  if (/^[+-]/.test(text)) return 'a port cannot carry a sign';
+  if (/\s/.test(text)) return 'a port cannot hold spaces';
+  if (/^0\d/.test(text)) return 'a port cannot start with 0';
+  if (/^\d+$/.test(text)) return 'port out of range 1-65535';
+  return 'a port is decimal digits only';
+};
+
+/**
+ * Splits "host:port", "[v6]:port" or (with a default port) a bare host, as a CONNECT target,
+ * the authority of an absolute URL or a Host header carries it. Only printable ASCII is
+ * accepted: a request target or Host is ASCII on the wire, and the URL host parser would
+ * otherwise quietly drop or map characters (a soft hyphen, a full-width dot) into another name.
+ */
 export const parseAuthority = (authority: string, defaultPort?: number): DestinationResult => {
   if (authority.includes('@')) return { ok: false, reason: 'userinfo-in-url', error: 'credentials in the authority are refused' };
+  if (/[^\x21-\x7e]/.test(authority)) return invalid(`characters outside printable ASCII in "${printable(authority)}" (write an international name in punycode, xn--...)`);
   let hostText: string;
   let portText: string | undefined;
   if (authority.startsWith('[')) {
@@ -49,7 +72,7 @@ export const parseAuthority = (authority: string, defaultPort?: number): Destina
     port = defaultPort;
   } else {
     port = parsePort(portText);
-    if (port === undefined) return invalid(`invalid port in "${authority}"`);
+    if (port === undefined) return invalid(`invalid port in "${authority}": ${describePort(portText)}`);
   }
   const host = parseHost(hostText);
   if (!host.ok) return invalid(host.error);

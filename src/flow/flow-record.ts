@@ -71,7 +71,11 @@ export interface FlowRecord {
   readonly bytesUp: number;
   /** Bytes from the upstream toward the client (response body or tunnel bytes). */
   readonly bytesDown: number;
-  /** Bytes of the response head (status line and headers) as sent to the client, when known. */
+  /**
+   * Bytes of the response head (status line and headers) as sent to the client, when known:
+   * Squid's log counts them in the reply size. Also for a response Portcullis wrote itself
+   * (a 403), and for a tunnel the "200 Connection Established" head.
+   */
   readonly responseHeadBytes?: number;
   /** "ip:port" of the upstream actually dialed. */
   readonly upstreamAddress?: string;

@@ -150,10 +150,15 @@ const squidOutcome = (record: FlowRecord): SquidOutcome => {
   if (record.verdict === 'deny') {
     return { code: 'TCP_DENIED', status: record.status > 0 ? record.status : 403, hierarchy: 'HIER_NONE/-' };
   }
+  // Squid writes HIER_DIRECT/<server ip> for a request it forwarded and for a tunnel it opened;
+  // an established (or intercepted) tunnel whose upstream address isn't known names its host,
+  // as Squid does without an IP, so log tools still count it as gone direct.
+  const established = record.kind === 'tunnel' && record.status === 200;
   const hierarchy =
-    record.upstreamAddress !== undefined ? `HIER_DIRECT/${addressOnly(record.upstreamAddress)}` : 'HIER_NONE/-';
+    record.upstreamAddress !== undefined ? `HIER_DIRECT/${addressOnly(record.upstreamAddress)}`
+      : established && record.host !== '' ? `HIER_DIRECT/${record.host}` : 'HIER_NONE/-';
   // A tunnel that got its 200 stays TCP_TUNNEL even if the upstream failed later.
-  const base = record.kind === 'tunnel' && record.status === 200 ? 'TCP_TUNNEL' : 'TCP_MISS';
+  const base = established ? 'TCP_TUNNEL' : 'TCP_MISS';
   const code = record.errorCode === CLIENT_ABORTED ? `${base}_ABORTED` : base;
   return { code, status: whole(record.status), hierarchy };
 };
@@ -161,6 +166,9 @@ const squidOutcome = (record: FlowRecord): SquidOutcome => {
 /** Squid's mime field keeps the type only, cut at the first ';', space or tab (as Squid does). */
 const squidMimeType = (contentType: string | undefined): string =>
   squidToken(contentType?.split(/[;\t ]/, 1)[0]);
+
+/** Squid's %<st: the reply size sent to the client, headers included. */
+const squidReplySize = (record: FlowRecord): number => whole(record.bytesDown) + whole(record.responseHeadBytes ?? 0);
 
 /**
  * Squid's native access.log line, `logformat squid`:
@@ -178,7 +186,7 @@ export const formatSquid = (record: FlowRecord): string => {
     elapsed,
     squidToken(record.client.address),
     `${squidToken(outcome.code)}/${status}`,
-    String(whole(record.bytesDown)),
+    String(squidReplySize(record)),
     squidToken(record.method),
     squidToken(displayUrl(record)),
     squidToken(record.user),

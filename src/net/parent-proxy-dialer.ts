@@ -1,4 +1,4 @@
-import { formatAuthority, type Destination } from '../flow/destination.js';
+import { formatAuthority, parseAuthority, type Destination } from '../flow/destination.js';
 import { PortcullisError } from '../errors.js';
 import { readResponseHead } from './read-response-head.js';
 import type { Resolver } from './resolver.js';
@@ -8,9 +8,57 @@ import type { CheckedDestination } from '../pipeline/dialing.js';
 /** A parent proxy (`upstream.proxy`), already parsed. */
 export interface ParentProxy {
   readonly destination: Destination;
-  /** "http://host:port" for messages. */
+  /** "http://host:port" for messages: never the credentials. */
   readonly label: string;
+  /**
+   * `Proxy-Authorization` value for the parent ("Basic ..."), from the URL's user and
+   * password. A secret: sent to the parent only, never logged or shown.
+   */
+  readonly authorization?: string;
 }
+
+export type ParentProxyResult = { ok: true; value: ParentProxy } | { ok: false; error: string };
+
+const decodeUserinfo = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Parses `upstream.proxy` ("http://[user:password@]host[:port]"). The credentials become a
+ * Basic `Proxy-Authorization` value; the label and every error leave them out.
+ */
+export const parseParentProxyUrl = (text: string): ParentProxyResult => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { ok: false, error: 'upstream.proxy: not a URL; write e.g. http://parent:3128' };
+  }
+  if (url.protocol !== 'http:') return { ok: false, error: 'upstream.proxy: only http:// parents are supported' };
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') return { ok: false, error: 'upstream.proxy: give only http://host:port, without a path' };
+  const authority = parseAuthority(url.host, 80);
+  if (!authority.ok) return { ok: false, error: `upstream.proxy: ${authority.error}` };
+  const label = `http://${formatAuthority(authority.value)}`;
+  if (url.username === '' && url.password === '') return { ok: true, value: { destination: authority.value, label } };
+  const user = decodeUserinfo(url.username);
+  const password = decodeUserinfo(url.password);
+  if (user === undefined || password === undefined) return { ok: false, error: `upstream.proxy ${label}: malformed percent-encoding in the user or password` };
+  if (user === '' || user.includes(':')) return { ok: false, error: `upstream.proxy ${label}: the user name must be non-empty and hold no ":" (Basic authentication)` };
+  if (/[\x00-\x1f\x7f]/.test(user + password)) return { ok: false, error: `upstream.proxy ${label}: control characters in the user or password` };
+  const authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  return { ok: true, value: { destination: authority.value, label, authorization } };
+};
+
+/** The CONNECT request head sent to the parent, with its credentials when it has any. */
+export const parentConnectHead = (parent: ParentProxy, destination: Destination): string => {
+  const authority = formatAuthority(destination);
+  const auth = parent.authorization === undefined ? '' : `Proxy-Authorization: ${parent.authorization}\r\n`;
+  return `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n${auth}\r\n`;
+};
 
 export interface ParentDialers {
   /** Reaches a destination through `CONNECT` at the parent (tunnels, TLS to origins, upgrades). */
@@ -46,12 +94,13 @@ export const createParentDialers = (parent: ParentProxy, resolver: Resolver, tim
   const throughParent = async (checked: CheckedDestination, options: { signal?: AbortSignal } = {}): Promise<DialResult> => {
     const { socket, address } = await reachParent(options.signal);
     const authority = formatAuthority(checked.destination);
-    socket.write(`CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\n\r\n`);
+    socket.write(parentConnectHead(parent, checked.destination));
     try {
       const answer = await readResponseHead(socket, timeouts.responseMs);
       if (answer.status !== 200) {
-        const line = answer.bytes.toString('latin1').split('\r\n')[0] ?? '';
-        throw new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `parent proxy ${parent.label} refused CONNECT ${authority}: ${line}`);
+        const line = (answer.bytes.toString('latin1').split('\r\n')[0] ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
+        const hint = answer.status === 407 ? (parent.authorization === undefined ? ' (the parent wants credentials: http://user:password@parent in upstream.proxy)' : ' (the parent refused the credentials in upstream.proxy)') : '';
+        throw new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `parent proxy ${parent.label} refused CONNECT ${authority}: ${line}${hint}`);
       }
       const rest = answer.bytes.subarray(answer.bytes.indexOf('\r\n\r\n') + 4);
       if (rest.length > 0) socket.unshift(rest);

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { MAX_CLIENT_HELLO, parseClientHello, type ClientHelloResult } from './client-hello.js';
+import { createClientHelloReader, type ClientHelloResult } from './client-hello.js';
 
 export type PeekResult = ClientHelloResult | { readonly status: 'timeout' } | { readonly status: 'closed' };
 
@@ -10,29 +10,31 @@ export type PeekResult = ClientHelloResult | { readonly status: 'timeout' } | { 
  */
 export const peekClientHello = (socket: net.Socket, initial: Buffer, timeoutMs: number): Promise<{ result: PeekResult; buffered: Buffer }> =>
   new Promise((resolve) => {
-    let buffered = initial;
+    // Chunks are kept as they came and joined once: re-joining on every chunk would be
+    // quadratic for a client that sends its hello a byte at a time.
+    const chunks: Buffer[] = initial.length > 0 ? [initial] : [];
+    const reader = createClientHelloReader();
     const finish = (result: PeekResult): void => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onClosed);
       socket.off('close', onClosed);
       socket.pause();
-      resolve({ result, buffered });
+      resolve({ result, buffered: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks) });
     };
-    const evaluate = (): boolean => {
-      if (buffered.length === 0) return false;
-      const result = parseClientHello(buffered);
-      if (result.status === 'need-more' && buffered.length <= MAX_CLIENT_HELLO + 1024) return false;
-      finish(result.status === 'need-more' ? { status: 'invalid', error: 'ClientHello too large' } : result);
+    const offer = (chunk: Buffer): boolean => {
+      const result = reader.push(chunk);
+      if (result.status === 'need-more') return false;
+      finish(result);
       return true;
     };
     const onData = (chunk: Buffer): void => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      evaluate();
+      chunks.push(chunk);
+      offer(chunk);
     };
     const onClosed = (): void => finish({ status: 'closed' });
     const timer = setTimeout(() => finish({ status: 'timeout' }), timeoutMs);
-    if (evaluate()) return;
+    if (initial.length > 0 && offer(initial)) return;
     // The client may have gone already (its 'close' fired before we listened).
     if (socket.destroyed || socket.readableEnded) {
       finish({ status: 'closed' });

@@ -15,7 +15,9 @@ export type DenyReason =
   | 'ip-literal-not-allowed'
   | 'addon-denied'
   | 'addon-failed'
+  /** An Upgrade (h2c, WebSocket, other) that would escape per-request policy. */
   | 'upgrade-not-allowed'
+  /** A spliced tunnel's ClientHello carries Encrypted Client Hello: its SNI is only a public name. */
   | 'ech-present';
 
 export type AllowDecision = {
@@ -31,6 +33,11 @@ export type AllowDecision = {
    * have been spliced, so talking to the origin before a request arrives reveals nothing new.
    */
   readonly wholeHost: boolean;
+  /**
+   * CONNECT/SNI stage only: true when some matching rule says `ech: allow`, so a spliced tunnel
+   * may carry an Encrypted Client Hello (whose real server name the proxy cannot see).
+   */
+  readonly allowEch: boolean;
 };
 
 export type DenyDecision = {
@@ -46,12 +53,13 @@ export type DenyDecision = {
 
 export type Decision = AllowDecision | DenyDecision;
 
-export const allow = (rule: string, intercept = false, wholeHost = false): AllowDecision => ({
+export const allow = (rule: string, intercept = false, wholeHost = false, allowEch = false): AllowDecision => ({
   verdict: 'allow',
   reason: 'rule-matched',
   rule,
   intercept,
   wholeHost,
+  allowEch,
 });
 
 export const deny = (reason: DenyReason, rule?: string, detail?: string): DenyDecision => {

@@ -14,6 +14,17 @@ export type HostPattern =
 
 export type HostPatternResult = { ok: true; value: HostPattern } | { ok: false; error: string };
 
+/**
+ * The message for a `hosts` entry that is really a URL or holds a port ("example.com:443",
+ * "[::1]:443", "https://example.com"), or undefined when it is neither.
+ */
+const misplacedPort = (source: string): string | undefined => {
+  const text = source.trim();
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return `"${source}": a host entry is a host name, not a URL; write the name alone (and its port in ports:)`;
+  const port = /^(?:\[[^\]]*\]|[^:\[\]]+):(\d+)$/.exec(text)?.[1];
+  return port === undefined ? undefined : `"${source}": a host entry holds no port; put the port in ports: (ports: [${Number(port)}])`;
+};
+
 /** Parses and normalizes one `hosts` entry; the error says what is wrong in a few words. */
 export const parseHostPattern = (source: string): HostPatternResult => {
   const text = source.trim();
@@ -36,7 +47,7 @@ export const parseHostPattern = (source: string): HostPatternResult => {
     const rest = text.slice(2);
     if (rest.includes('*')) return { ok: false, error: `"${source}": "*" may only be the whole first label` };
     const parsed = parseHost(rest);
-    if (!parsed.ok) return { ok: false, error: `"${source}": ${parsed.error}` };
+    if (!parsed.ok) return { ok: false, error: misplacedPort(source) ?? `"${source}": ${parsed.error}` };
     if (parsed.value.kind === 'ip') return { ok: false, error: `"${source}": a wildcard cannot apply to an IP address` };
     if (!parsed.value.host.includes('.')) {
       return { ok: false, error: `"${source}" would allow a whole top-level domain; name at least two labels` };
@@ -47,7 +58,7 @@ export const parseHostPattern = (source: string): HostPatternResult => {
     return { ok: false, error: `"${source}": "*" may only be the whole first label, as in "*.example.com"` };
   }
   const parsed = parseHost(text);
-  if (!parsed.ok) return { ok: false, error: `"${source}": ${parsed.error}` };
+  if (!parsed.ok) return { ok: false, error: misplacedPort(source) ?? `"${source}": ${parsed.error}` };
   return parsed.value.kind === 'ip'
     ? { ok: true, value: { kind: 'ip', address: parsed.value.host, source } }
     : { ok: true, value: { kind: 'exact', name: parsed.value.host, source } };

@@ -1,7 +1,14 @@
 /**
  * Path normalization for `paths` rules. The policy must judge the path the origin will act on,
- * so anything two servers could read differently (dot-segments, encoded slashes, empty
+ * so anything two servers could read differently (dot-segments, encoded backslashes, empty
  * segments, overlong UTF-8, ...) is refused as ambiguous instead of being resolved by a guess.
+ *
+ * An encoded slash (%2F) is data: Cloud Storage and S3 object names carry it
+ * (`/storage/v1/b/BUCKET/o/dir%2Ffile`), and it stays encoded in the normalized path, so a
+ * rule's prefix (which may not hold one) can only match literal-slash segments: the segments a
+ * prefix covers are never ambiguous. A server that decodes %2F still sees no traversal, because
+ * a dot-segment is refused in every reading of a segment: as sent, with %2F, %5C and %2E
+ * decoded, and with %25 decoded (double encoding) up to three times.
  */
 
 export type PathResult = { ok: true; path: string } | { ok: false; error: string };
@@ -10,7 +17,27 @@ const HEX = '0123456789ABCDEF';
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const HEX_PAIR = /^[0-9A-Fa-f]{2}$/;
 /** A segment made only of dots and encoded spaces, optionally followed by ";params". */
-const DOT_SEGMENT = /^(?:\.|%20)*\.(?:\.|%20)*(?:(?:;|%3B).*)?$/;
+const DOT_SEGMENT = /^(?:\.|%20)*\.(?:\.|%20)*(?:(?:;|%3B).*)?$/i;
+/** What a server that decodes separators inside a segment would split it at. */
+const ENCODED_SEPARATOR = /%2F|%5C|\//i;
+const DECODING_ROUNDS = 3;
+
+/**
+ * True when some reading of the segment is a dot-segment: the segment itself, the pieces
+ * between encoded slashes or backslashes (with %2E as a dot), and the same again after each
+ * round of %25 decoding. More rounds of %25 than that are refused as well.
+ */
+export const hidesDotSegment = (segment: string): boolean => {
+  let text = segment;
+  for (let round = 0; round <= DECODING_ROUNDS; round++) {
+    const pieces = text.replace(/%2E/gi, '.').split(ENCODED_SEPARATOR);
+    if (pieces.some((piece) => DOT_SEGMENT.test(piece))) return true;
+    const next = text.replace(/%25/gi, '%');
+    if (next === text) return false;
+    text = next;
+  }
+  return true;
+};
 
 const ambiguous = (why: string, raw: string): PathResult => ({ ok: false, error: `ambiguous path: ${why} in ${JSON.stringify(raw)}` });
 
@@ -54,14 +81,15 @@ const normalizeSegment = (raw: string): SegmentResult => {
       continue;
     }
     if (!endRun()) return { ok: false, why: 'invalid UTF-8 in percent-encoded bytes' };
-    if (byte === 0x2f || byte === 0x5c) return { ok: false, why: 'encoded slash or backslash' };
+    if (byte === 0x5c) return { ok: false, why: 'encoded backslash' };
     if (byte < 0x20 || byte === 0x7f) return { ok: false, why: 'encoded control character' };
     const decoded = String.fromCharCode(byte);
     out += UNRESERVED.test(decoded) ? decoded : encodeByte(byte);
   }
   if (!endRun()) return { ok: false, why: 'invalid UTF-8 in percent-encoded bytes' };
-  // Beyond "." and "..": "...", "..%20" and "..;x" are dot-segments to Windows or Tomcat.
-  if (DOT_SEGMENT.test(out)) return { ok: false, why: 'dot-segment' };
+  // Beyond "." and "..": "...", "..%20" and "..;x" are dot-segments to Windows or Tomcat, and
+  // "a%2F..%2Fb" is one to a server that decodes %2F.
+  if (hidesDotSegment(out)) return { ok: false, why: 'dot-segment' };
   return { ok: true, segment: out };
 };
 
@@ -97,9 +125,20 @@ export const pathMatchesPrefix = (normalizedPath: string, normalizedPrefix: stri
   return normalizedPath === normalizedPrefix || normalizedPath.startsWith(`${normalizedPrefix}/`);
 };
 
-/** Checks one rule `paths` entry; returns the problem, or undefined when it normalizes cleanly. */
+/**
+ * Checks one rule `paths` entry; returns the problem, or undefined when it normalizes cleanly.
+ * A prefix may not hold an encoded slash: the segments it matches must be unambiguous.
+ */
 export const validateRulePath = (p: string): string | undefined => {
   if (p.includes('?')) return `"${p}": a rule path cannot hold a query`;
   const normalized = normalizePath(p);
-  return normalized.ok ? undefined : normalized.error;
+  if (!normalized.ok) return normalized.error;
+  if (/%2F/i.test(normalized.path)) return `"${p}": a rule path cannot hold an encoded slash (%2F); write the segments with "/"`;
+  return undefined;
 };
+
+/**
+ * For a normalized path no prefix matched: would one match if its encoded slashes were real
+ * ones? Then the client hid the rule's segments behind %2F, and the denial is ambiguous-path.
+ */
+export const decodeEncodedSlashes = (normalizedPath: string): string => normalizedPath.replace(/%2F/g, '/');

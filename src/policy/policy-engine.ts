@@ -16,7 +16,7 @@ import {
   type Matcher,
   type PortFacts,
 } from './matchers.js';
-import { normalizePath } from './path-normalizer.js';
+import { decodeEncodedSlashes, normalizePath, validateRulePath } from './path-normalizer.js';
 
 export interface ConnectionFacts {
   readonly destination: Destination;
@@ -38,7 +38,8 @@ export interface RequestFacts extends ConnectionFacts {
 export interface CompiledPolicy {
   /**
    * At CONNECT/SNI time: deny, or allow with intercept=true if any rule matching host/port/client/user
-   * has paths, methods or inspect:true, and wholeHost=true if any of them has neither paths nor methods.
+   * has paths, methods or inspect:true, wholeHost=true if any of them has neither paths nor methods,
+   * and allowEch=true if any of them says `ech: allow`.
    */
   decideConnection(facts: ConnectionFacts): Decision;
   /** Full decision for one HTTP request (plain HTTP, or inside an intercepted tunnel). */
@@ -60,6 +61,8 @@ interface CompiledRule {
   readonly method: Matcher<string> | undefined;
   readonly path: Matcher<string> | undefined;
   readonly inspect: boolean;
+  /** `ech: allow`: a spliced tunnel may carry an Encrypted Client Hello. */
+  readonly allowEch: boolean;
   /** True when the requests inside a tunnel must be seen: paths, methods or inspect. */
   readonly needsRequest: boolean;
   /** `mode: report`: never allows; a denial it would have allowed carries `wouldAllow`. */
@@ -76,10 +79,9 @@ const compileRule = (rule: RuleConfig, index: number): CompiledRule => {
     return parsed.value;
   });
   const paths = rule.paths?.map((path, i) => {
+    const problem = validateRulePath(path);
     const normalized = normalizePath(path);
-    if (!normalized.ok || path.includes('?')) {
-      throw configError(`${where}.paths[${i}]: ${normalized.ok ? 'a rule path cannot hold a query' : normalized.error}`);
-    }
+    if (problem !== undefined || !normalized.ok) throw configError(`${where}.paths[${i}]: ${problem ?? 'invalid path'}`);
     return normalized.path;
   });
   let client: Matcher<IpAddress | undefined> | undefined;
@@ -99,6 +101,7 @@ const compileRule = (rule: RuleConfig, index: number): CompiledRule => {
     method: rule.methods && createMethodMatcher(rule.methods),
     path: paths && createPathMatcher(paths),
     inspect: rule.inspect === true,
+    allowEch: rule.ech === 'allow',
     needsRequest: paths !== undefined || rule.methods !== undefined || rule.inspect === true,
     report: rule.mode === 'report',
   });
@@ -153,7 +156,7 @@ const explainRule = (rule: CompiledRule): string => {
   const parts = [rule.host, rule.port, rule.client, rule.user, rule.path, rule.method]
     .filter((m): m is Matcher<never> => m !== undefined)
     .map((m) => m.explain());
-  return `${rule.report ? 'report' : 'allow'} ${rule.name}: ${parts.join(', ')}${rule.inspect ? ', inspect' : ''}${rule.report ? ' (mode: report, never allows)' : ''}`;
+  return `${rule.report ? 'report' : 'allow'} ${rule.name}: ${parts.join(', ')}${rule.inspect ? ', inspect' : ''}${rule.allowEch ? ', ech allowed' : ''}${rule.report ? ' (mode: report, never allows)' : ''}`;
 };
 
 interface RuleSet {
@@ -196,7 +199,8 @@ const createRuleSet = (compiled: readonly CompiledRule[]): RuleSet => {
     const stage = matchConnection(facts);
     if (!stage.ok) return stage.decision;
     return allow(stage.rules[0].name, stage.rules.some((rule) => rule.needsRequest),
-      stage.rules.some((rule) => rule.path === undefined && rule.method === undefined));
+      stage.rules.some((rule) => rule.path === undefined && rule.method === undefined),
+      stage.rules.some((rule) => rule.allowEch));
   };
 
   const decideRequest = (facts: RequestFacts): Decision => {
@@ -214,6 +218,11 @@ const createRuleSet = (compiled: readonly CompiledRule[]): RuleSet => {
     const closest = byMethod[0];
     if (normalized === undefined || !normalized.ok) {
       return deny('ambiguous-path', closest.name, normalized?.error);
+    }
+    const decoded = decodeEncodedSlashes(normalized.path);
+    const hidden = decoded === normalized.path ? undefined : byMethod.find((rule) => rule.path?.matches(decoded));
+    if (hidden !== undefined) {
+      return deny('ambiguous-path', hidden.name, `ambiguous path: encoded slash (%2F) inside the segments rule ${hidden.name}'s prefix covers, in ${JSON.stringify(facts.pathAndQuery.split('?')[0])}`);
     }
     return deny('path-not-allowed', closest.name, `path ${normalized.path} is not allowed for ${formatAuthority(facts.destination)}`);
   };

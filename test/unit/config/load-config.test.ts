@@ -32,7 +32,9 @@ const invalidFixtures: { name: string; file: string; line: number; key: string; 
   { name: 'an unknown top-level key is an error with a suggestion', file: 'invalid-unknown-top-key.yaml', line: 4, key: 'rule', message: 'unknown key "rule" (did you mean "rules"?)' },
   { name: 'a YAML syntax error is reported at its line without a key', file: 'invalid-yaml-syntax.yaml', line: 4, key: '', message: 'Nested mappings are not allowed' },
   { name: 'a CIDR with too long a prefix is refused', file: 'invalid-bad-cidr.yaml', line: 5, key: 'destinations.allow_ranges[1]', message: 'must be an IP address or CIDR range' },
-  { name: 'a port above 65535 is refused with the value given', file: 'invalid-bad-port.yaml', line: 5, key: 'rules[0].ports[1]', message: 'must be at most 65535, got 70000' },
+  { name: 'a port above 65535 is refused with the range and the value given', file: 'invalid-bad-port.yaml', line: 5, key: 'rules[0].ports[1]', message: 'a port is 1 to 65535, got 70000' },
+  { name: 'a port inside a host entry says to put it in ports:', file: 'invalid-host-with-port.yaml', line: 5, key: 'rules[0].hosts[0]', message: 'put the port in ports: (ports: [443])' },
+  { name: 'credentials in upstream.proxy are refused without repeating them', file: 'invalid-parent-credentials.yaml', line: 3, key: 'upstream.proxy', message: 'credentials (user:password@) in upstream.proxy are not sent to the parent yet' },
   { name: 'an unknown log format lists the allowed ones', file: 'invalid-log-format.yaml', line: 3, key: 'log.format', message: '"xml" is not allowed; use one of: json, squid, console' },
   { name: 'a listen address without a port is refused', file: 'invalid-listen-address.yaml', line: 3, key: 'listen[0].address', message: 'must be host:port' },
   { name: 'default: allow is refused', file: 'invalid-default-allow.yaml', line: 5, key: 'default', message: 'the only default is "deny"' },
@@ -64,6 +66,7 @@ const inlineCases: { name: string; yaml: string; problems: { line: number; key: 
   { name: 'a missing required key points at its mapping', yaml: 'rules:\n  - hosts: [a.com]\n', problems: [{ line: 2, key: 'rules[0].name', message: 'is required' }] },
   { name: 'an empty value where a mapping belongs is named as such', yaml: 'log:\n', problems: [{ line: 1, key: 'log', message: 'expected a mapping, got an empty value' }] },
   { name: 'a value of the wrong type in a union lists every accepted type', yaml: 'timeouts:\n  idle: true\n', problems: [{ line: 2, key: 'timeouts.idle', message: 'expected a number or a string, got true' }] },
+  { name: 'a rule\'s ech is deny or allow, nothing else', yaml: 'rules:\n  - name: web\n    hosts: [a.com]\n    ech: yes\n', problems: [{ line: 4, key: 'rules[0].ech', message: 'use one of' }] },
   { name: 'an unknown key far from every known one gets no suggestion', yaml: 'bogus: 1\n', problems: [{ line: 1, key: 'bogus', message: 'unknown key "bogus"' }] },
   { name: 'an alias without an anchor is a problem, not a crash', yaml: 'state_dir: *nowhere\n', problems: [{ line: 1, key: '', message: 'has no anchor' }] },
   {
@@ -110,6 +113,7 @@ test('a config using every key loads with its values', async () => {
   assert.equal(config.timeouts.upstream_response, 120_000);
   assert.equal(config.timeouts.tunnel_idle, 3_600_000);
   assert.deepEqual(config.rules[0]?.methods, ['GET', 'POST']);
+  assert.equal(config.rules[2]?.ech, 'allow');
   assert.equal(config.dry_run, true);
 });
 
@@ -131,6 +135,7 @@ test('a file holding only comments is valid', () => {
 test('defaults fill what a rule leaves out', () => {
   const config = expectConfig(parseConfigText('rules:\n  - name: web\n    hosts: [a.com]\n', 'x.yaml'));
   assert.equal(config.rules[0]?.inspect, false);
+  assert.equal(config.rules[0]?.ech, 'deny');
   assert.equal(config.rules[0]?.ports, undefined);
 });
 

@@ -138,6 +138,46 @@ const squidCases: Array<[string, FlowRecord, string]> = [
     '1700000000.123    145 10.0.0.5 TCP_DENIED/403 0 GE%20T http://example.com/a%20b%0D%0Ac al%20ice HIER_NONE/- -',
   ],
   [
+    'the reply size counts the response head as sent, as Squid does',
+    makeRecord({ bytesDown: 5120, responseHeadBytes: 230 }),
+    '1700000000.123    145 10.0.0.5 TCP_MISS/200 5350 GET http://example.com/ - HIER_DIRECT/93.184.216.34 text/html',
+  ],
+  [
+    'a 403 Portcullis wrote counts its head and body',
+    denied({ bytesDown: 208, responseHeadBytes: 312 }),
+    '1700000000.123    145 10.0.0.5 TCP_DENIED/403 520 GET http://example.com/ - HIER_NONE/- -',
+  ],
+  [
+    'a response with a head and no body is logged with the head\'s size',
+    makeRecord({ status: 304, bytesDown: 0, responseHeadBytes: 150, contentType: undefined }),
+    '1700000000.123    145 10.0.0.5 TCP_MISS/304 150 GET http://example.com/ - HIER_DIRECT/93.184.216.34 -',
+  ],
+  [
+    'a tunnel counts its 200 Connection Established head',
+    tunnel({ bytesDown: 4096, responseHeadBytes: 39 }),
+    '1700000000.123    145 10.0.0.5 TCP_TUNNEL/200 4135 CONNECT example.com:443 - HIER_DIRECT/93.184.216.34 -',
+  ],
+  [
+    'an intercepted CONNECT with its upstream address is HIER_DIRECT to that address',
+    tunnel({ tunnelMode: 'intercept', upstreamAddress: '142.250.1.1:443', host: 'www.googleapis.com', url: 'www.googleapis.com:443' }),
+    '1700000000.123    145 10.0.0.5 TCP_TUNNEL/200 4096 CONNECT www.googleapis.com:443 - HIER_DIRECT/142.250.1.1 -',
+  ],
+  [
+    'an intercepted CONNECT without an upstream address is still HIER_DIRECT, to its host',
+    tunnel({ tunnelMode: 'intercept', upstreamAddress: undefined, host: 'www.googleapis.com', url: 'www.googleapis.com:443' }),
+    '1700000000.123    145 10.0.0.5 TCP_TUNNEL/200 4096 CONNECT www.googleapis.com:443 - HIER_DIRECT/www.googleapis.com -',
+  ],
+  [
+    'an allowed spliced tunnel without an upstream address is HIER_DIRECT to its host',
+    tunnel({ upstreamAddress: undefined }),
+    '1700000000.123    145 10.0.0.5 TCP_TUNNEL/200 4096 CONNECT example.com:443 - HIER_DIRECT/example.com -',
+  ],
+  [
+    'a negative or non-finite head size counts as nothing',
+    makeRecord({ bytesDown: 10, responseHeadBytes: Number.NaN, contentType: undefined }),
+    '1700000000.123    145 10.0.0.5 TCP_MISS/200 10 GET http://example.com/ - HIER_DIRECT/93.184.216.34 -',
+  ],
+  [
     'a dry-run would-deny is logged as the allowed flow it was',
     makeRecord({ wouldDeny: true, reason: 'no-rule-matched', rule: undefined }),
     '1700000000.123    145 10.0.0.5 TCP_MISS/200 5120 GET http://example.com/ - HIER_DIRECT/93.184.216.34 text/html',

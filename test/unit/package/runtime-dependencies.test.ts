@@ -87,7 +87,7 @@ test('the package entry point exports createProxy, the config loader and schema,
   assert.equal(parsed.ok, true);
   // The types are part of the API: this block fails to compile if one is missing.
   const decisions: api.Decision[] = [
-    { verdict: 'allow', reason: 'rule-matched', rule: 'r', intercept: false, wholeHost: true } satisfies api.AllowDecision,
+    { verdict: 'allow', reason: 'rule-matched', rule: 'r', intercept: false, wholeHost: true, allowEch: false } satisfies api.AllowDecision,
     { verdict: 'deny', reason: 'no-rule-matched' satisfies api.DenyReason } satisfies api.DenyDecision,
   ];
   const flowVerdict = (flow: api.FlowRecord): string => flow.verdict;

@@ -5,8 +5,8 @@ import type { PeekResult } from '../../../src/net/peek-client-hello.js';
 import type { OriginalDestination } from '../../../src/net/original-destination.js';
 
 const hello = (sni?: string): PeekResult => (sni === undefined
-  ? { status: 'ok', alpn: [], version: 0x0304, length: 200 }
-  : { status: 'ok', sni, alpn: [], version: 0x0304, length: 200 });
+  ? { status: 'ok', alpn: [], version: 0x0304, ech: false, length: 200 }
+  : { status: 'ok', sni, alpn: [], version: 0x0304, ech: false, length: 200 });
 const dialed: OriginalDestination = { address: '10.200.3.2', port: 8443, family: 4 };
 const dialed6: OriginalDestination = { address: 'fd00::2', port: 443, family: 6 };
 

@@ -21,8 +21,8 @@ const RULES = [
   { name: 'office', hosts: ['office.example.com'], clients: ['192.168.0.0/16'] },
 ];
 const hello = (sni?: string): PeekResult => (sni === undefined
-  ? { status: 'ok', alpn: [], version: 0x0304, length: 200 }
-  : { status: 'ok', sni, alpn: [], version: 0x0304, length: 200 });
+  ? { status: 'ok', alpn: [], version: 0x0304, ech: false, length: 200 }
+  : { status: 'ok', sni, alpn: [], version: 0x0304, ech: false, length: 200 });
 
 interface TunnelKind {
   readonly name: string;

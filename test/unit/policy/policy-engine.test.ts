@@ -2,20 +2,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RuleConfig } from '../../../src/config/schema.js';
 import { parseAbsoluteTarget, parseAuthority } from '../../../src/flow/destination.js';
+import { parseHost } from '../../../src/flow/host.js';
 import type { Decision } from '../../../src/policy/decision.js';
 import { compilePolicy, type ConnectionFacts, type RequestFacts } from '../../../src/policy/policy-engine.js';
 
-type RuleInput = Omit<RuleConfig, 'inspect'> & { inspect?: boolean };
-const rule = (input: RuleInput): RuleConfig => ({ inspect: false, ...input });
+type RuleInput = Omit<RuleConfig, 'inspect' | 'ech'> & { inspect?: boolean; ech?: 'deny' | 'allow' };
+const rule = (input: RuleInput): RuleConfig => ({ inspect: false, ech: 'deny', ...input });
 
 interface Who {
   readonly clientIp?: string;
   readonly user?: string;
 }
 
+/**
+ * A destination given in Unicode, as `explain` or the admin API may name it: the edge refuses
+ * non-ASCII authorities, but the policy must still match a Unicode name to its rule.
+ */
+const unicodeDestination = (authority: string): ReturnType<typeof parseAuthority> => {
+  const colon = authority.lastIndexOf(':');
+  const host = parseHost(authority.slice(0, colon));
+  return host.ok ? { ok: true, value: { host: host.value, port: Number(authority.slice(colon + 1)) } } : { ok: false, reason: 'invalid-destination', error: host.error };
+};
+
 /** CONNECT-style facts from an authority; transport tls unless told. */
 const connect = (authority: string, who: Who = {}, transport: 'http' | 'tls' = 'tls'): ConnectionFacts => {
-  const destination = parseAuthority(authority);
+  const destination = /[^\x00-\x7f]/.test(authority) ? unicodeDestination(authority) : parseAuthority(authority);
   if (!destination.ok) throw new Error(`bad test authority ${authority}: ${destination.error}`);
   return { destination: destination.value, clientIp: who.clientIp ?? '10.9.9.9', transport, ...(who.user === undefined ? {} : { user: who.user }) };
 };
@@ -52,10 +63,13 @@ const rules: readonly RuleConfig[] = [
   rule({ name: 'docs-paths', hosts: ['docs.example.org'], paths: ['/private'] }),
   rule({ name: 'split-inside', hosts: ['audit-split.example.net'], clients: ['10.0.0.0/8'], inspect: true }),
   rule({ name: 'split-outside', hosts: ['audit-split.example.net'], paths: ['/public'] }),
+  rule({ name: 'ech-ok', hosts: ['ech.example.net'], ech: 'allow' }),
+  rule({ name: 'ech-default', hosts: ['ech-mixed.example.net'] }),
+  rule({ name: 'ech-office', hosts: ['ech-mixed.example.net'], clients: ['10.0.0.0/8'], ech: 'allow' }),
 ];
 const policy = compilePolicy(rules);
 
-type Expected = Partial<Record<'verdict' | 'reason' | 'rule' | 'intercept' | 'wholeHost', string | boolean>>;
+type Expected = Partial<Record<'verdict' | 'reason' | 'rule' | 'intercept' | 'wholeHost' | 'allowEch', string | boolean>>;
 
 const subset = (decision: Decision, expected: Expected): Expected =>
   Object.fromEntries(Object.keys(expected).map((key) => [key, (decision as Record<string, unknown>)[key]])) as Expected;
@@ -122,6 +136,10 @@ const connections: ReadonlyArray<readonly [string, ConnectionFacts, Expected]> =
   ['says the whole host is allowed when one of two matching rules has no paths', connect('docs.example.org:443'), { verdict: 'allow', intercept: true, wholeHost: true }],
   ['does not count a rule for another client toward the whole host', connect('audit-split.example.net:443', { clientIp: '192.168.1.1' }), { verdict: 'allow', intercept: true, wholeHost: false }],
   ['denies a host no rule names', connect('example.net:443'), denied('no-rule-matched')],
+  ['does not allow ECH by default', connect('accounts.google.com:443'), { verdict: 'allow', allowEch: false }],
+  ['allows ECH when the matching rule says ech: allow', connect('ech.example.net:443'), { verdict: 'allow', rule: 'ech-ok', allowEch: true }],
+  ['allows ECH when one of several matching rules says so', connect('ech-mixed.example.net:443'), { verdict: 'allow', rule: 'ech-default', allowEch: true }],
+  ['does not take ech: allow from a rule for another client', connect('ech-mixed.example.net:443', { clientIp: '192.168.1.1' }), { verdict: 'allow', rule: 'ech-default', allowEch: false }],
 ];
 
 for (const [name, facts, expected] of connections) {
