@@ -5,10 +5,10 @@ import { formatOriginalDestination, type OriginalDestination } from '../flow/ori
 import type { PeekResult } from '../net/peek-client-hello.js';
 import type { Decision } from '../policy/decision.js';
 import { authenticate, type Credentials } from './authenticate.js';
-import { checkTunnelHello } from './check-hello.js';
+import { checkEch, checkTunnelHello } from './check-hello.js';
 import { whenReady, type MaybePromise, type PipelineContext } from './context.js';
 import { decideTunnel, enforce, type Verdict } from './decide.js';
-import type { CheckedDestination, PipelineDialer, UpstreamLink } from './dialing.js';
+import type { PipelineDialer, UpstreamLink } from './dialing.js';
 import { TunnelFlow, type FlowOrigin } from './flow.js';
 import { identifyBySni, identifyConnect, type TunnelIdentification } from './identify-tunnel.js';
 import type { TunnelContext } from './identify-request.js';
@@ -156,7 +156,18 @@ const decideAndGo = <L extends UpstreamLink>(
       return;
     }
     flow.spliced();
-    splice(stages, destination, decided.checked, hello);
+    // A transparent client's hello is known already: refuse an ECH hello before anything is dialed.
+    if (hello !== undefined) {
+      const ech = checkEch(hello.result, decision.verdict === 'allow' && decision.allowEch, flow.decidingRule);
+      if (!ech.ok) {
+        const verdict = enforce(context, flow, ech.decision, formatAuthority(destination));
+        if (!verdict.pass) {
+          stages.turnAway(refuseByPolicy(formatAuthority(destination), ech.decision, ech.alert ?? null));
+          return;
+        }
+      }
+    }
+    splice(stages, destination, decided, hello);
   }, stages.fail);
 };
 
@@ -178,8 +189,10 @@ const intercept = <L extends UpstreamLink>(stages: Stages<L>, destination: Desti
  * destination. The origin sees a TCP connection at most, never a byte, for a refused hello.
  */
 const splice = <L extends UpstreamLink>(
-  stages: Stages<L>, destination: Destination, pinned: CheckedDestination | undefined, knownHello: HelloPeek | undefined,
+  stages: Stages<L>, destination: Destination, decided: Verdict & { pass: true }, knownHello: HelloPeek | undefined,
 ): void => {
+  const pinned = decided.checked;
+  const allowEch = decided.decision.verdict === 'allow' && decided.decision.allowEch;
   const { context, client, flow } = stages;
   const { dialer } = stages.deps();
   const abort = new AbortController();
@@ -200,7 +213,7 @@ const splice = <L extends UpstreamLink>(
     const hello = knownHello ?? await client.hello();
     if (knownHello === undefined) {
       if (hello.result.status === 'ok' && hello.result.sni !== undefined) flow.sawSni(hello.result.sni);
-      const check = checkTunnelHello(hello.result, destination, context.state().config.missing_sni, flow.decidingRule);
+      const check = checkTunnelHello(hello.result, destination, context.state().config.missing_sni, flow.decidingRule, allowEch);
       if (!check.ok) {
         const verdict = enforce(context, flow, check.decision, target);
         if (!verdict.pass) {

@@ -155,3 +155,16 @@ test('transparent-tls with verify_original_destination: pinned to the verified a
   const moved = await go(fakeContext(config, { lookup }), { hello: hello('moved.example.com'), original });
   assert.deepEqual([moved.flow?.reason, moved.flow?.rule, moved.record.connects.length], ['host-mismatch', 'web', 0]);
 });
+
+for (const kind of KINDS) {
+  test(`${kind.name}: a ClientHello carrying Encrypted Client Hello is refused with ech-present unless the rule says ech: allow`, async () => {
+    const echHello = (input: TunnelInput): TunnelInput => ({ ...input, hello: { ...(input.hello as PeekResult & { status: 'ok' }), ech: true } });
+    const denied = await go(fakeContext({ rules: RULES }, { lookup: LOOKUP }), echHello(kind.open('www.example.com')));
+    assert.equal(denied.record.spliced.length, 0);
+    assert.deepEqual([denied.flow?.verdict, denied.flow?.reason, denied.flow?.rule, denied.record.refusals[0]?.alert], ['deny', 'ech-present', 'web', 'access_denied']);
+    if (kind.name === 'transparent-tls') assert.equal(denied.record.connects.length, 0, 'refused before anything is dialed');
+    const rules = [{ name: 'web', hosts: ['www.example.com'], ech: 'allow' }];
+    const allowed = await go(fakeContext({ rules }, { lookup: LOOKUP }), echHello(kind.open('www.example.com')));
+    assert.deepEqual([allowed.flow?.verdict, allowed.record.spliced.length], ['allow', 1]);
+  });
+}
