@@ -124,7 +124,7 @@ export const validateRequestHead = (head: RequestHead): HeadCheck => {
     if (http2 && lower === 'te' && value.toLowerCase() !== 'trailers') return refuse(`TE ${show(value)} in HTTP/2 (only "trailers" is allowed)`);
   }
   if (hosts.length > 1) return refuse(`${hosts.length} Host fields`, 'host-mismatch');
-  if (head.httpVersion === '1.1' && hosts.length === 0) return refuse('HTTP/1.1 request without Host');
+  if (head.httpVersion === '1.1' && hosts.length === 0) return refuse('HTTP/1.1 request without Host', 'host-mismatch');
   const length = checkContentLength(contentLengths);
   if (length) return length;
   if (http2) return checkHttp2Pseudo(pseudo, hosts) ?? { ok: true };

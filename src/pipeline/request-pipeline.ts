@@ -11,7 +11,8 @@ import type { CheckedDestination } from './dialing.js';
 import { HttpFlow, type FlowOrigin } from './flow.js';
 import { identifyRequest, originOf, type Identification, type RequestHead, type RequestSource } from './identify-request.js';
 import { judgeUpgrade } from './judge-upgrade.js';
-import type { Refusal } from './refusal.js';
+import { refuseMalformed, type Refusal } from './refusal.js';
+import { validateRequestHead } from '../flow/validate-request-head.js';
 
 /** An allowed request, ready to be sent upstream. */
 export interface ForwardRoute {
@@ -93,6 +94,15 @@ export const runRequest = (context: PipelineContext, exchange: RequestExchange):
     if (tooMany) {
       flow.refused('headers-too-large', tooMany.detail);
       refuse(tooMany.refusal);
+      return;
+    }
+    // Framing two parsers could read differently never goes upstream. Several Host fields are
+    // left to the identify stage, which names them host-mismatch as each listener does.
+    const { head } = exchange;
+    const framing = validateRequestHead({ httpVersion: `${head.httpVersionMajor}.${head.httpVersionMinor}`, rawHeaders: head.rawHeaders });
+    if (!framing.ok && framing.reason === 'malformed-request') {
+      flow.refused('malformed-request', framing.detail);
+      refuse(refuseMalformed('malformed-request', framing.detail));
       return;
     }
     if (exchange.credentials === undefined) {

@@ -94,7 +94,7 @@ const refused: ReadonlyArray<readonly [string, string, Fields, RegExp, HeadRefus
   ['two Host fields in HTTP/2', '2.0', h2(['host', 'api.example.test'], ['host', 'evil.test']), /2 Host fields/, 'host-mismatch'],
   ['two Host fields in HTTP/1.1', '1.1', [['Host', 'a.test'], ['Host', 'evil.test']], /2 Host fields/, 'host-mismatch'],
   ['two identical Host fields', '1.1', [['Host', 'a.test'], ['host', 'a.test']], /2 Host fields/, 'host-mismatch'],
-  ['an HTTP/1.1 request without Host', '1.1', [['Accept', '*/*']], /without Host/],
+  ['an HTTP/1.1 request without Host', '1.1', [['Accept', '*/*']], /without Host/, 'host-mismatch'],
   // Framing.
   ['two Content-Length fields that disagree', '1.1', h1(['Content-Length', '5'], ['Content-Length', '6']), /2 Content-Length fields/],
   ['two identical Content-Length fields', '1.1', h1(['Content-Length', '5'], ['content-length', '5']), /2 Content-Length fields/],

@@ -107,6 +107,19 @@ for (const kind of KINDS) {
     assert.deepEqual([outcome.status, outcome.reason, outcome.forwarded], [431, 'headers-too-large', false]);
   });
 
+  test(`${kind.name}: framing two parsers could read differently is refused with 400 before any decision`, async () => {
+    const framings: ReadonlyArray<ReadonlyArray<readonly [string, string]>> = [
+      [['Transfer-Encoding', 'chunked'], ['Content-Length', '5']],
+      [['Content-Length', '5'], ['Content-Length', '6']],
+      [['Transfer-Encoding', 'gzip, chunked']],
+      [['X-Bad', 'a\u0000b']],
+    ];
+    for (const extra of framings) {
+      const outcome = await run(fakeContext({ rules: RULES }), kind.request('POST', 'www.example.com', '/', { headers: [['Host', 'www.example.com'], ...extra] }));
+      assert.deepEqual([outcome.status, outcome.reason, outcome.forwarded], [400, 'malformed-request', false], JSON.stringify(extra));
+    }
+  });
+
   test(`${kind.name}: a WebSocket upgrade is decided like its GET; h2c and unknown upgrades are refused with upgrade-not-allowed`, async () => {
     const ws = await run(fakeContext({ rules: RULES }), kind.request('GET', 'www.example.com', '/socket', { upgrade: 'websocket' }));
     assert.equal(ws.forwarded, true);
@@ -148,7 +161,8 @@ test('host-mismatch: a Host naming another host is denied on explicit and inside
   const absolute = await run(fakeContext({ rules: RULES }), { target: 'https://evil.example.net/', headers: [['Host', 'www.example.com']], source: tunnelTo('www.example.com', 443, 'https') });
   assert.deepEqual([absolute.status, absolute.reason], [403, 'host-mismatch']);
   const h2 = await run(fakeContext({ rules: RULES }), {
-    target: '/', headers: [[':authority', 'www.example.com'], ['host', 'evil.example.net']], version: [2, 0], source: tunnelTo('www.example.com', 443, 'https'),
+    target: '/', headers: [[':method', 'GET'], [':scheme', 'https'], [':authority', 'www.example.com'], [':path', '/'], ['host', 'evil.example.net']],
+    version: [2, 0], source: tunnelTo('www.example.com', 443, 'https'),
   });
   assert.deepEqual([h2.status, h2.reason], [403, 'host-mismatch']);
   const transparent = await run(fakeContext({ rules: RULES }), {
