@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { constants as http2Constants } from 'node:http2';
 import { joinListenAddress } from '../net/listen-address.js';
 import { whenResponseClosed } from './when-response-closed.js';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
@@ -46,7 +47,7 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
     const failure = isPortcullisError(error) ? error : classifySocketError(error, destination, timeouts.upstream_response);
     const refusal = refuseFailure(flow, route.url, failure);
     if (refusal === undefined || res.headersSent) {
-      res.destroy();
+      abortResponse(req, res);
       return;
     }
     flow.responded(refusal.response.status, redactHeaderObject(refusal.response.headers));
@@ -108,7 +109,9 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
       },
       onComplete() {
         res.off('drain', onDrain);
-        if (!settled) res.end();
+        if (settled) return;
+        res.end();
+        stopUnreadUpload(req);
       },
       onError(error: Error) {
         res.off('drain', onDrain);
@@ -127,7 +130,7 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
         }
         if (answered) {
           flow.failed({ code: 'PCL_ERR_UPSTREAM_RESET', message: `upstream failed mid-response (${code || 'error'})` });
-          res.destroy();
+          abortResponse(req, res);
           return;
         }
         fail(error);
@@ -138,7 +141,10 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
   // Pulled by undici as it sends (backpressure); a 'data' listener would start the stream
   // flowing before undici reads it, and lose what came first.
   async function* countedBody(): AsyncGenerator<Buffer> {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+    // Over HTTP/2 the stream must outlive undici's interest in the body: destroying it when undici
+    // stops reading (an early response) would reset it before the response's END_STREAM went out.
+    const chunks = req.httpVersionMajor >= 2 ? req.iterator({ destroyOnReturn: false }) : req;
+    for await (const chunk of chunks as AsyncIterable<Buffer>) {
       bytesUp += chunk.length;
       flow.transferred(bytesUp, bytesDown);
       yield chunk;
@@ -153,6 +159,58 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
   });
   send();
 };
+
+/** Pings (at most this many, this far apart) that push out an early response's last frame. */
+const FLUSH_PINGS = 5;
+const FLUSH_PING_MS = 20;
+
+/**
+ * The origin answered before it read the whole request body (an early 413, a redirect). Over
+ * HTTP/2, Node leaves the response's last frame (END_STREAM) queued until some other frame
+ * moves the session (nodejs/node#31309), and a client that stopped uploading on the error
+ * status sends none: it waits for its own timeout. A PING moves the session; once END_STREAM
+ * is out, RST_STREAM(NO_ERROR) tells a client still uploading (its window spent) that the
+ * request is over (RFC 9113 §8.1). HTTP/1.1 needs nothing: node closes a connection whose
+ * request body was not consumed.
+ */
+const stopUnreadUpload = (req: http.IncomingMessage): void => {
+  if (req.httpVersionMajor < 2 || req.readableEnded) return;
+  const stream = (req as unknown as { stream?: H2StreamLike }).stream;
+  if (stream === undefined) return;
+  let pings = 0;
+  const nudge = (): void => {
+    if (stream.destroyed || req.readableEnded) return;
+    if (stream.state?.localClose === 1) {
+      stream.close(http2Constants.NGHTTP2_NO_ERROR);
+      return;
+    }
+    if (pings >= FLUSH_PINGS) return;
+    pings += 1;
+    stream.session?.ping(() => {});
+    setTimeout(nudge, FLUSH_PING_MS).unref();
+  };
+  setImmediate(nudge);
+};
+
+/**
+ * Cuts a response that cannot be completed so the client sees an error, not a short body: over
+ * HTTP/1.1 by closing the connection; over HTTP/2 by RST_STREAM(INTERNAL_ERROR), since a stream
+ * destroyed without a code reads as CANCEL, which clients may take for the end of the response.
+ */
+const abortResponse = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  const stream = req.httpVersionMajor >= 2 ? (req as unknown as { stream?: H2StreamLike }).stream : undefined;
+  if (stream !== undefined && !stream.destroyed) stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
+};
+
+/** What this module uses of an Http2Stream (the compat request's `stream`). */
+interface H2StreamLike {
+  readonly destroyed: boolean;
+  /** nghttp2's view: localClose is 1 once END_STREAM (or RST_STREAM) has gone out. */
+  readonly state?: { readonly localClose?: number };
+  readonly session?: { ping(callback: () => void): boolean; readonly destroyed: boolean };
+  close(code: number): void;
+}
 
 /** Maps an error of an established upstream connection (undici's or the socket's) to a typed error. */
 const classifySocketError = (error: unknown, destination: Destination, responseTimeoutMs: number): PortcullisError => {

@@ -25,9 +25,15 @@ export const MAX_TOP_LEVEL_BRANCHES = 8;
 
 const node = (): Node => ({ children: new Map(), end: false, mustDescend: false });
 
+/**
+ * A segment holding an encoded slash is data (an object name such as "dir%2Ffile"), and a rule
+ * path may not hold one: the path counts up to the segment before it, whose prefix covers it.
+ */
 const segmentsOf = (path: string): string[] => {
   const segments = path.slice(1).split('/');
   if (segments[segments.length - 1] === '') segments.pop(); // "/a/" is covered by the prefix "/a"
+  const encodedSlash = segments.findIndex((segment) => /%2F/i.test(segment));
+  if (encodedSlash >= 0) segments.length = encodedSlash;
   return segments;
 };
 

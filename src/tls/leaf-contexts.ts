@@ -1,7 +1,7 @@
 import tls from 'node:tls';
 import type { CanonicalHost } from '../flow/host.js';
 import type { Clock } from '../runtime.js';
-import type { ClientTlsProfile } from './client-tls-profile.js';
+import { serverContextOptions, type ClientTlsProfile } from './client-tls-profile.js';
 import { LruCache } from './lru-cache.js';
 
 /** Where minted leaf certificates come from (the CertificateAuthority). */
@@ -35,11 +35,9 @@ export const createLeafContexts = (clock: Clock, profile: ClientTlsProfile, leav
     }
     const created = leaves().leafFor(host).then((leaf) => ({
       notAfter: leaf.notAfter.getTime(),
-      context: tls.createSecureContext({
-        cert: leaf.certPem, key: leaf.keyPem, minVersion: profile.minVersion, maxVersion: profile.maxVersion,
-        ...(profile.ciphers ? { ciphers: profile.ciphers } : {}),
-        ...(clientCa !== undefined ? { ca: clientCa } : {}),
-      }),
+      context: tls.createSecureContext(serverContextOptions(profile, {
+        cert: leaf.certPem, key: leaf.keyPem, ...(clientCa !== undefined ? { ca: clientCa } : {}),
+      })),
     }));
     created.catch(() => contexts.delete(host.host));
     contexts.set(host.host, created);

@@ -135,7 +135,7 @@ test('a file holding only comments is valid', () => {
 test('defaults fill what a rule leaves out', () => {
   const config = expectConfig(parseConfigText('rules:\n  - name: web\n    hosts: [a.com]\n', 'x.yaml'));
   assert.equal(config.rules[0]?.inspect, false);
-  assert.equal(config.rules[0]?.ech, 'deny');
+  assert.equal(config.rules[0]?.ech, undefined, 'no ech key: an ECH hello is denied (ech: allow opts in)');
   assert.equal(config.rules[0]?.ports, undefined);
 });
 

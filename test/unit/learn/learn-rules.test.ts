@@ -26,7 +26,7 @@ const dispositions: ReadonlyArray<readonly [string, FlowRecord, string]> = [
   ['an enforced denial is held back', http('http://pypi.org/simple/', { verdict: 'deny', reason: 'no-rule-matched', status: 403 }), 'held'],
   ['an intercepted tunnel speaks through its requests', tunnel('storage.googleapis.com:443', { tunnelMode: 'intercept' }), 'parent'],
   ['an ambiguous path is never learned, even let through by dry run', http('http://deb.debian.org/debian/../etc/passwd', { reason: 'no-rule-matched', wouldDeny: true }), 'excluded'],
-  ['an encoded slash is never learned', http('http://deb.debian.org/a%2fb'), 'excluded'],
+  ['an encoded slash (an object name) is learned; its prefix stops before it', http('http://deb.debian.org/a/b%2fc'), 'learn'],
   ['an SNI mismatch is never learned', tunnel('pypi.org:443', { reason: 'sni-mismatch', wouldDeny: true }), 'excluded'],
   ['a Host mismatch is never learned', http('http://deb.debian.org/', { reason: 'host-mismatch', wouldDeny: true }), 'excluded'],
   ['credentials in the URL are never learned', http('http://***@evil.example/', { verdict: 'deny', reason: 'userinfo-in-url' }), 'excluded'],
@@ -48,6 +48,10 @@ test('learn filter: --include-denied learns policy denials, never bypass attempt
   const options = { includeDenied: true };
   assert.equal(classifyForLearning(fromFlowRecord(http('http://pypi.org/simple/', { verdict: 'deny', reason: 'no-rule-matched' })), options).kind, 'learn');
   assert.equal(classifyForLearning(fromFlowRecord(http('http://x/', { verdict: 'deny', reason: 'ambiguous-path' })), options).kind, 'excluded');
+});
+
+test('path prefixes: a segment with an encoded slash is data, never part of a proposed prefix', () => {
+  assert.deepEqual(proposePathPrefixes(['/storage/v1/b/bkt/o/dir%2Ffile', '/storage/v1/b/bkt/o/other%2Fx'], () => 4, true).prefixes, ['/storage/v1/b/bkt/o']);
 });
 
 test('path prefixes: cut where requests diverge, one prefix per branch', () => {
