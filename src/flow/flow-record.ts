@@ -72,9 +72,9 @@ export interface FlowRecord {
   /** Bytes from the upstream toward the client (response body or tunnel bytes). */
   readonly bytesDown: number;
   /**
-   * Bytes of the response head (status line and headers) as sent to the client, when known:
-   * Squid's log counts them in the reply size. Also for a response Portcullis wrote itself
-   * (a 403), and for a tunnel the "200 Connection Established" head.
+   * Bytes sent to the client besides the body: the response head (status line and headers), and
+   * over HTTP/1.1 the chunk framing of a chunked body; for a tunnel the "200 Connection
+   * Established" head. Squid's log counts them in the reply size. Absent when unknown (HTTP/2).
    */
   readonly responseHeadBytes?: number;
   /** "ip:port" of the upstream actually dialed. */

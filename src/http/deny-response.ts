@@ -57,10 +57,16 @@ export const errorResponse = (status: number, type: ProxyErrorType, reason: stri
 
 /** Serializes a synthetic response for a raw socket (CONNECT, client errors). */
 export const serializeResponse = (response: SyntheticResponse, close = true): Buffer => {
+  const { head, body } = serializeParts(response, close);
+  return Buffer.concat([head, body]);
+};
+
+/** The head and the body of a serialized synthetic response, apart (the log counts each). */
+export const serializeParts = (response: SyntheticResponse, close = true): { head: Buffer; body: Buffer } => {
   const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
   const head = [`HTTP/1.1 ${response.status} ${statusText(response.status)}`];
   for (const [name, value] of Object.entries(response.headers)) head.push(`${name}: ${value}`);
   head.push(`content-length: ${body.length}`);
   if (close) head.push('connection: close');
-  return Buffer.concat([Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), body]);
+  return { head: Buffer.from(`${head.join('\r\n')}\r\n\r\n`, 'latin1'), body };
 };

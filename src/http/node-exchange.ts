@@ -55,17 +55,21 @@ export const nodeExchange = (runtime: ProxyRuntime, req: http.IncomingMessage, r
   credentials: side.credentials,
   upgrade: undefined,
   begin(flow: HttpFlow) {
+    // Over HTTP/1.x one response at a time goes out on the socket: what it wrote meanwhile is
+    // this response, head and chunk framing included, as Squid's log counts it.
+    const socket = req.httpVersionMajor < 2 ? res.socket : null;
+    const before = socket?.bytesWritten ?? 0;
     whenResponseClosed(res, () => {
       flow.answered(res.headersSent ? res.statusCode : 0);
-      const headBytes = res.headersSent ? headBytesOf(res) : undefined;
-      if (headBytes !== undefined) flow.responseHeadSent(headBytes);
+      if (socket && res.headersSent) flow.sentToClient(socket.bytesWritten - before);
       if (!res.writableFinished) flow.clientLeft();
       flow.finished(runtime.clock.now());
     });
   },
   answer(flow, response) {
     flow.responded(response.status, redactHeaderObject(response.headers));
-    sendSynthetic(res, response);
+    const bodyBytes = sendSynthetic(res, response);
+    flow.answeredWith(headBytesOf(res) ?? 0, bodyBytes);
   },
   forward(route) {
     continueIfExpected(req, res);

@@ -1,11 +1,11 @@
 import type http from 'node:http';
 import type { SyntheticResponse } from './deny-response.js';
 
-/** Writes a proxy-generated response on a normal (non-CONNECT) exchange. */
-export const sendSynthetic = (res: http.ServerResponse, response: SyntheticResponse, closeConnection = false): void => {
+/** Writes a proxy-generated response on a normal (non-CONNECT) exchange; returns the body bytes sent. */
+export const sendSynthetic = (res: http.ServerResponse, response: SyntheticResponse, closeConnection = false): number => {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = typeof response.body === 'string' ? Buffer.from(response.body, 'utf8') : response.body;
   res.writeHead(response.status, {
@@ -13,5 +13,7 @@ export const sendSynthetic = (res: http.ServerResponse, response: SyntheticRespo
     'content-length': String(body.length),
     ...(closeConnection ? { connection: 'close' } : {}),
   });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  const head = res.req.method === 'HEAD';
+  res.end(head ? undefined : body);
+  return head ? 0 : body.length;
 };

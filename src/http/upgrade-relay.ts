@@ -11,7 +11,7 @@ import type { HttpFlow } from '../pipeline/flow.js';
 import { refuseFailure } from '../pipeline/refusal.js';
 import type { ForwardRoute, RequestExchange } from '../pipeline/request-pipeline.js';
 import type { ProxyRuntime } from '../runtime.js';
-import { errorResponse, serializeResponse, type SyntheticResponse } from './deny-response.js';
+import { errorResponse, serializeParts, type SyntheticResponse } from './deny-response.js';
 import { stripHopByHop } from './hop-by-hop.js';
 import { requestHeadOf, type ExchangeSide } from './node-exchange.js';
 
@@ -21,7 +21,9 @@ const KEEP_FOR_UPGRADE = new Set(['host']);
 const answerOnSocket = (runtime: ProxyRuntime, client: net.Socket, flow: HttpFlow, response: SyntheticResponse): void => {
   flow.responded(response.status, redactHeaderObject(response.headers));
   flow.answered(response.status);
-  client.end(serializeResponse(response));
+  const { head, body } = serializeParts(response);
+  flow.answeredWith(head.length, body.length);
+  client.end(Buffer.concat([head, body]));
   flow.finished(runtime.clock.now());
 };
 

@@ -1,10 +1,10 @@
 import type net from 'node:net';
-import { serializeResponse } from '../http/deny-response.js';
+import { serializeParts } from '../http/deny-response.js';
 import type { Credentials } from '../pipeline/authenticate.js';
 import type { FlowOrigin } from '../pipeline/flow.js';
 import type { TunnelContext } from '../pipeline/identify-request.js';
 import type { Refusal } from '../pipeline/refusal.js';
-import type { HelloPeek, TunnelClient } from '../pipeline/tunnel-pipeline.js';
+import type { HelloPeek, TunnelClient, WrittenAnswer } from '../pipeline/tunnel-pipeline.js';
 import type { ProxyRuntime } from '../runtime.js';
 import type { OriginalDestination } from './original-destination.js';
 import { peekClientHello, tlsAlert } from './peek-client-hello.js';
@@ -46,17 +46,25 @@ export const socketTunnelClient = (runtime: ProxyRuntime, socket: net.Socket, op
       ? Promise.resolve(options.transparent.hello)
       : peekClientHello(socket, options.connect?.head ?? Buffer.alloc(0), runtime.state().config.timeouts.client_hello),
     established() {
+      const wrote = speaksHttp ? ESTABLISHED.length : 0;
       if (speaksHttp) socket.write(ESTABLISHED);
       speaksHttp = false;
+      return wrote;
     },
     refuse(refusal: Refusal) {
       if (socket.destroyed) return undefined;
-      const status = speaksHttp ? refusal.response.status : undefined;
-      if (speaksHttp) socket.end(serializeResponse(refusal.response));
-      else if (refusal.alert) socket.end(tlsAlert(refusal.alert));
-      else socket.end();
+      let written: WrittenAnswer | undefined;
+      if (speaksHttp) {
+        const { head, body } = serializeParts(refusal.response);
+        socket.end(Buffer.concat([head, body]));
+        written = { status: refusal.response.status, headBytes: head.length, bodyBytes: body.length };
+      } else if (refusal.alert) {
+        socket.end(tlsAlert(refusal.alert));
+      } else {
+        socket.end();
+      }
       linger();
-      return status;
+      return written;
     },
     gone: () => socket.destroyed,
     onGone(abort) {

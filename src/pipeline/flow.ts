@@ -50,6 +50,8 @@ abstract class Flow {
   protected originalDestination: string | undefined;
   protected clientTls: FlowTls | undefined;
   protected upstreamConnectedAt: number | undefined;
+  /** Bytes of the response head as sent to the client (Squid's log counts them). */
+  protected responseHeadBytes: number | undefined;
   #requestHeaders: readonly HeaderPair[] | undefined;
   #sink: Sink;
   #done = false;
@@ -181,6 +183,22 @@ abstract class Flow {
     this.bytesDown = down;
   }
 
+  /** Bytes of the response head on the wire (status line and headers), as Squid's log counts them; 0 is none. */
+  responseHeadSent(bytes: number): void {
+    if (bytes > 0) this.responseHeadBytes = bytes;
+  }
+
+  /** Every byte of this response that reached the client's connection: what is not body is head and framing. */
+  sentToClient(bytes: number): void {
+    this.responseHeadSent(Math.max(0, bytes - this.bytesDown));
+  }
+
+  /** The proxy answered itself: `head` bytes of status line and headers, then `body` bytes. */
+  answeredWith(head: number, body: number): void {
+    this.responseHeadBytes = head;
+    this.bytesDown = body;
+  }
+
   /** Builds the record and hands it on; later calls do nothing. */
   finished(now: number): void {
     if (this.#done) return;
@@ -208,6 +226,7 @@ abstract class Flow {
     if (this.originalDestination !== undefined) record.originalDestination = this.originalDestination;
     if (this.clientTls !== undefined) record.tls = this.clientTls;
     if (this.#requestHeaders !== undefined) record.requestHeaders = this.#requestHeaders;
+    if (this.responseHeadBytes !== undefined) record.responseHeadBytes = this.responseHeadBytes;
     return record;
   }
 }
@@ -251,7 +270,6 @@ export class TunnelFlow extends Flow {
 export class HttpFlow extends Flow {
   readonly parentId: string | undefined;
   #responseHeaders: readonly HeaderPair[] | undefined;
-  #responseHeadBytes: number | undefined;
   #contentType: string | undefined;
   #responseStartedAt: number | undefined;
 
@@ -274,11 +292,6 @@ export class HttpFlow extends Flow {
     }
   }
 
-  /** Bytes of the response head on the wire (status line and headers), as Squid's log counts them. */
-  responseHeadSent(bytes: number): void {
-    this.#responseHeadBytes = bytes;
-  }
-
   get responseStarted(): boolean {
     return this.#responseHeaders !== undefined;
   }
@@ -287,7 +300,6 @@ export class HttpFlow extends Flow {
     const record = this.baseRecord(now, 'http');
     if (this.parentId !== undefined) record.parentId = this.parentId;
     if (this.#responseHeaders !== undefined) record.responseHeaders = this.#responseHeaders;
-    if (this.#responseHeadBytes !== undefined) record.responseHeadBytes = this.#responseHeadBytes;
     if (this.#contentType !== undefined) record.contentType = this.#contentType;
     if (this.#responseStartedAt !== undefined) record.timings = { responseStartedAt: this.#responseStartedAt };
     if (this.upstreamConnectedAt !== undefined) record.timings = { ...record.timings, upstreamConnectedAt: this.upstreamConnectedAt };

@@ -35,13 +35,13 @@ export interface TunnelClient<L extends UpstreamLink> {
    * CONNECT tunnel sends it after the 200, so it is read only once the tunnel is established.
    */
   hello(): Promise<HelloPeek>;
-  /** The tunnel is open: a CONNECT client gets its 200 now. */
-  established(): void;
+  /** The tunnel is open: a CONNECT client gets its 200 now. Returns the bytes of that answer (0: none). */
+  established(): number;
   /**
    * Turns the client away: an HTTP answer before the 200, else the TLS alert (or a close).
-   * Returns the HTTP status written, if it wrote one.
+   * Returns what it wrote when that was an HTTP answer.
    */
-  refuse(refusal: Refusal): number | undefined;
+  refuse(refusal: Refusal): WrittenAnswer | undefined;
   /** True once the client has gone. */
   gone(): boolean;
   /** Calls `abort` if the client goes; returns the unsubscribe. */
@@ -52,6 +52,13 @@ export interface TunnelClient<L extends UpstreamLink> {
   splice(upstream: L, buffered: Buffer): Promise<{ readonly up: number; readonly down: number }>;
   /** Ends a client that left half-open. */
   close(): void;
+}
+
+/** An HTTP answer as written on the wire: its status and its sizes (the Squid log counts them). */
+export interface WrittenAnswer {
+  readonly status: number;
+  readonly headBytes: number;
+  readonly bodyBytes: number;
 }
 
 export interface TunnelDeps<L extends UpstreamLink> {
@@ -78,8 +85,11 @@ export const runTunnel = <L extends UpstreamLink>(context: PipelineContext, clie
   const flow = openFlow(context, client);
   const finish = (): void => flow.finished(context.clock.now());
   const turnAway = (refusal: Refusal): void => {
-    const status = client.refuse(refusal);
-    if (status !== undefined) flow.answered(status);
+    const written = client.refuse(refusal);
+    if (written !== undefined) {
+      flow.answered(written.status);
+      flow.answeredWith(written.headBytes, written.bodyBytes);
+    }
     finish();
   };
   const fail = (error: unknown): void => {
@@ -179,7 +189,7 @@ const intercept = <L extends UpstreamLink>(stages: Stages<L>, destination: Desti
   if (decision.wholeHost) stages.deps().prewarm(destination);
   flow.intercepted();
   flow.answered(200);
-  client.established();
+  flow.responseHeadSent(client.established());
   client.intercept({ flow, destination, scheme: 'https' });
 };
 
@@ -209,7 +219,7 @@ const splice = <L extends UpstreamLink>(
       return;
     }
     flow.answered(200);
-    client.established();
+    flow.responseHeadSent(client.established());
     const hello = knownHello ?? await client.hello();
     if (knownHello === undefined) {
       if (hello.result.status === 'ok' && hello.result.sni !== undefined) flow.sawSni(hello.result.sni);

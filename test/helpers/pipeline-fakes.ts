@@ -215,11 +215,13 @@ export const fakeTunnel = (context: FakeContext, input: TunnelInput): { client: 
     hello: async () => hello,
     established: () => {
       record.established += 1;
+      const wrote = speaksHttp ? 39 : 0;
       speaksHttp = false;
+      return wrote;
     },
     refuse: (refusal) => {
       record.refusals.push(refusal);
-      return speaksHttp ? refusal.response.status : undefined;
+      return speaksHttp ? { status: refusal.response.status, headBytes: 100, bodyBytes: 50 } : undefined;
     },
     gone: () => false,
     onGone: () => () => {},
