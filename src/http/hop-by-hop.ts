@@ -9,6 +9,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // The h2c upgrade's settings: meaningful only with Upgrade, never forwarded on its own.
+  'http2-settings',
 ]);
 
 /**

@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import type net from 'node:net';
+import { Transform } from 'node:stream';
 import { formatHostHeader } from '../flow/destination.js';
 import { redactHeaderObject } from '../flow/redact-headers.js';
 import { PortcullisError } from '../errors.js';
@@ -13,9 +14,35 @@ import type { ForwardRoute, RequestExchange } from '../pipeline/request-pipeline
 import type { ProxyRuntime } from '../runtime.js';
 import { errorResponse, serializeParts, type SyntheticResponse } from './deny-response.js';
 import { stripHopByHop } from './hop-by-hop.js';
+import { checkSwitchingProtocols, createFrameChecker, responseHeaders, type FrameChecker } from './websocket-frames.js';
 import { requestHeadOf, type ExchangeSide } from './node-exchange.js';
 
 const KEEP_FOR_UPGRADE = new Set(['host']);
+
+const headerOf = (req: http.IncomingMessage, name: string): string | undefined => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+/**
+ * Passes the client's WebSocket frames on and refuses anything else: once the origin switched
+ * protocols the proxy sees no more requests, so bytes that are not frames (a second HTTP
+ * request, an HTTP/2 preface) must not reach it.
+ */
+const frameGate = (flow: HttpFlow, checker: FrameChecker): Transform => new Transform({
+  transform(chunk: Buffer, _encoding, callback) {
+    const problem = checker.push(chunk);
+    if (problem === undefined) {
+      callback(null, chunk);
+      return;
+    }
+    notFrames(flow, problem);
+    callback(new Error(problem));
+  },
+});
+
+const notFrames = (flow: HttpFlow, problem: string): void =>
+  flow.failed({ code: 'PCL_ERR_WEBSOCKET_FRAMING', message: `the client sent something that is not a WebSocket frame after the 101 (${problem}); connection closed` });
 
 /** Answers an upgrade request on its raw socket, closes it, and finishes the flow. */
 const answerOnSocket = (runtime: ProxyRuntime, client: net.Socket, flow: HttpFlow, response: SyntheticResponse): void => {
@@ -79,11 +106,28 @@ const relayUpgrade = async (runtime: ProxyRuntime, req: http.IncomingMessage, cl
         `the origin answered ${what} instead of 101 Switching Protocols`));
       return;
     }
+    const switched = responseHeaders(answer.bytes);
+    const mismatch = checkSwitchingProtocols(headerOf(req, 'sec-websocket-key'), switched);
+    if (mismatch !== undefined) {
+      upstream.destroy();
+      flow.failed({ code: 'PCL_ERR_UPSTREAM_FAILED', message: `upgrade-refused: ${mismatch}` });
+      answerOnSocket(runtime, client, flow, errorResponse(502, 'http_upgrade_failed', 'upgrade-refused', mismatch));
+      return;
+    }
     flow.answered(101);
     client.write(answer.bytes);
+    const checker = createFrameChecker({ allowRsv1: /permessage-deflate/i.test(switched.get('sec-websocket-extensions') ?? '') });
+    const early = head.length > 0 ? checker.push(head) : undefined;
+    if (early !== undefined) {
+      notFrames(flow, early);
+      upstream.destroy();
+      client.destroy();
+      flow.finished(runtime.clock.now());
+      return;
+    }
     if (head.length > 0) upstream.write(head);
     client.resume();
-    await relayTunnel(client, upstream, state.config.timeouts.tunnel_idle);
+    await relayTunnel(client, upstream, state.config.timeouts.tunnel_idle, frameGate(flow, checker));
     flow.transferred(upstream.bytesWritten, upstream.bytesRead);
     flow.finished(runtime.clock.now());
   } catch (error) {

@@ -1,11 +1,13 @@
 import type net from 'node:net';
+import type { Transform } from 'node:stream';
 
 /**
  * Relays bytes both ways with backpressure (pipe) and half-close: when one side ends its
  * writing, the other side's writing end is closed and the reverse direction keeps flowing.
- * Resolves once both sockets are closed.
+ * Resolves once both sockets are closed. An `upstreamGate` (a Transform) sees, and may refuse,
+ * everything the client sends.
  */
-export const relayTunnel = (client: net.Socket, upstream: net.Socket, idleTimeoutMs: number): Promise<void> =>
+export const relayTunnel = (client: net.Socket, upstream: net.Socket, idleTimeoutMs: number, upstreamGate?: Transform): Promise<void> =>
   new Promise((resolve) => {
     let open = 2;
     const onClose = (): void => {
@@ -32,6 +34,12 @@ export const relayTunnel = (client: net.Socket, upstream: net.Socket, idleTimeou
       client.setTimeout(idleTimeoutMs, destroyBoth);
       upstream.setTimeout(idleTimeoutMs, destroyBoth);
     }
-    client.pipe(upstream);
+    if (upstreamGate) {
+      // What the client sends passes the gate first; a gate that refuses (errors) ends both sides.
+      upstreamGate.on('error', destroyBoth);
+      client.pipe(upstreamGate).pipe(upstream);
+    } else {
+      client.pipe(upstream);
+    }
     upstream.pipe(client);
   });
