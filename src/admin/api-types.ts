@@ -31,6 +31,8 @@ export type ExplainResult =
     readonly spliced: boolean;
     /** dry_run is on: a denial would be logged and let through. */
     readonly dryRun: boolean;
+    /** With `candidate=`: the candidate rule's name and what its matchers allow. */
+    readonly candidate?: { readonly name: string; readonly explain: string };
   }
   | { readonly ok: false; readonly error: string };
 

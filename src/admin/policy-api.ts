@@ -1,5 +1,7 @@
 import type http from 'node:http';
 import type { AdminContext } from './admin-context.js';
+import { expandGroups } from '../proxy-state.js';
+import { policyWithCandidate } from './explain-candidate.js';
 import { explainRequest } from './explain-request.js';
 import { sendError, sendJson } from './http-replies.js';
 
@@ -20,7 +22,11 @@ export const listRules = (ctx: AdminContext, res: http.ServerResponse): void => 
   });
 };
 
-/** `GET /api/explain?method=GET&url=...&client=IP&sni=NAME`: what the policy in force would decide. */
+/**
+ * `GET /api/explain?method=GET&url=...&client=IP&sni=NAME`: what the policy in force would
+ * decide. With `candidate=` (one rule entry in YAML, as the Denied tab suggests it): what it
+ * would decide with that rule added, compiled in memory and never applied.
+ */
 export const explain = (ctx: AdminContext, res: http.ServerResponse, query: URLSearchParams): void => {
   const url = query.get('url');
   if (url === null || url.trim() === '') {
@@ -28,12 +34,24 @@ export const explain = (ctx: AdminContext, res: http.ServerResponse, query: URLS
     return;
   }
   const { config, policy } = ctx.proxy.state();
+  const candidateText = query.get('candidate');
+  let against = policy;
+  let candidate: { name: string; explain: string } | undefined;
+  if (candidateText !== null) {
+    const withCandidate = policyWithCandidate(expandGroups(config), candidateText);
+    if (!withCandidate.ok) {
+      sendError(res, 400, `candidate: ${withCandidate.error}`);
+      return;
+    }
+    against = withCandidate.policy;
+    candidate = { name: withCandidate.name, explain: withCandidate.explain };
+  }
   const sni = query.get('sni');
-  const result = explainRequest(policy, config.dry_run, {
+  const result = explainRequest(against, config.dry_run, {
     method: query.get('method') || 'GET', url, client: query.get('client') || '127.0.0.1', ...(sni ? { sni } : {}),
   });
   if (!result.ok) sendError(res, 400, result.error);
-  else sendJson(res, 200, result);
+  else sendJson(res, 200, candidate === undefined ? result : { ...result, candidate });
 };
 
 /** `POST /api/reload`: re-reads the config file; a broken one is refused (422) and the old policy stays. */

@@ -176,7 +176,11 @@ test('flows, rules, denied hosts and metrics match exactly the traffic curl sent
     assert.equal(group?.count, 2);
     assert.deepEqual(group?.ports, [443, origin.port]);
     assert.equal(group?.suggestion, `  - name: allow-denied.test\n    hosts: [denied.test]\n    ports: [443, ${origin.port}]\n`);
-    assert.match(denied.body.groups.find((g) => g.host === 'ro.test')?.suggestion ?? '', /methods: \[POST\]/);
+    assert.deepEqual(group?.samples?.map((sample) => sample.url).sort(), [`http://denied.test:${origin.port}/x`, 'https://denied.test:443/'].sort());
+    // A POST refused by the rule's methods is deliberate: no rule is offered for it.
+    const readOnly = denied.body.groups.find((g) => g.host === 'ro.test');
+    assert.equal(readOnly?.suggestion, undefined);
+    assert.match(readOnly?.note ?? '', /method-not-allowed: a rule limits this host's paths or methods on purpose/);
   });
 
   await t.test('/metrics counts requests, tunnels, errors, bytes and certificates exactly', async () => {
@@ -244,6 +248,16 @@ test('explain, CA, version and health answer; the proxy port serves none of it',
   assert.deepEqual([spliced.verdict, spliced.spliced], ['allow', true]);
   assert.equal((await env.api('/api/explain?url=ftp://x/')).status, 400);
   assert.equal((await env.api('/api/explain')).status, 400);
+  // candidate=: the decision with a suggested rule added, compiled in memory only.
+  const candidate = '  - name: allow-evil.test\n    hosts: [evil.test]\n';
+  const withCandidate = await ask(`url=${encodeURIComponent('http://evil.test/x')}&candidate=${encodeURIComponent(candidate)}`);
+  assert.equal(withCandidate.verdict, 'allow');
+  assert.deepEqual(withCandidate.candidate, { name: 'allow-evil.test', explain: 'allow allow-evil.test: host evil.test, port 80 (http)|443 (tls)' });
+  const without = await ask(`url=${encodeURIComponent('http://evil.test/x')}`);
+  assert.equal(without.verdict, 'deny', 'the candidate was never applied');
+  const badCandidate = await env.api(`/api/explain?url=${encodeURIComponent('http://evil.test/x')}&candidate=${encodeURIComponent('  - name: x\n    hosts: ["*"]\n')}`);
+  assert.equal(badCandidate.status, 400);
+  assert.match(badCandidate.text, /bare/);
 
   const ca = await testProxyCa();
   const pem = await env.api<string>('/api/ca.pem');

