@@ -1,3 +1,4 @@
+import { exampleText } from './example-text.js';
 import type { LoggedRequest } from './logged-request.js';
 import { printable } from './render-proposal.js';
 import type { ReplayGroup, ReplayReport } from './replay.js';
@@ -14,7 +15,7 @@ const n = (value: number): string => value.toLocaleString('en-US');
 const examples = (lines: readonly LoggedRequest[], limit: number): Array<{ text: string; count: number }> => {
   const counts = new Map<string, number>();
   for (const line of lines) {
-    const text = `${line.method} ${line.url}`;
+    const text = exampleText(line);
     counts.set(text, (counts.get(text) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, limit).map(([text, count]) => ({ text, count }));
