@@ -12,6 +12,8 @@ export interface RuleHits {
   readonly allowed: number;
   readonly denied: number;
   readonly wouldDeny: number;
+  /** mode: report rules: denials the rule would have allowed. */
+  readonly wouldAllow: number;
   /** Epoch ms of the latest flow naming the rule; 0 when none. */
   readonly lastHitAt: number;
 }
