@@ -8,6 +8,7 @@ import { caDownload, caInfo, caTrust } from './ca-api.js';
 import { deniedHosts, getFlow, listFlows, streamFlows } from './flows-api.js';
 import { sendError, sendJson, sendText } from './http-replies.js';
 import { explain, listRules, reload } from './policy-api.js';
+import { proposeFromFlows, proposeFromUpload } from './proposal-api.js';
 import { createStaticFiles, defaultDashboardDir } from './static-files.js';
 
 export interface AdminServerOptions {
@@ -47,6 +48,9 @@ const ROUTES: readonly Route[] = [
   { method: 'GET', path: /^\/api\/rules$/, handler: (ctx, _req, res) => listRules(ctx, res) },
   { method: 'GET', path: /^\/api\/explain$/, handler: (ctx, _req, res, query) => explain(ctx, res, query) },
   { method: 'POST', path: /^\/api\/reload$/, handler: (ctx, _req, res) => reload(ctx, res) },
+  { method: 'GET', path: /^\/api\/proposal$/, handler: (ctx, _req, res, query) => proposeFromFlows(ctx, res, query, false) },
+  { method: 'POST', path: /^\/api\/proposal$/, handler: (ctx, req, res, query) => proposeFromUpload(ctx, req, res, query) },
+  { method: 'GET', path: /^\/api\/proposal\.yaml$/, handler: (ctx, _req, res, query) => proposeFromFlows(ctx, res, query, true) },
   { method: 'GET', path: /^\/api\/ca$/, handler: (ctx, _req, res) => caInfo(ctx, res) },
   { method: 'GET', path: /^\/api\/ca\.(pem|der|p12)$/, handler: (ctx, _req, res, _query, match) => caDownload(ctx, res, match[1] as 'pem' | 'der' | 'p12') },
   { method: 'GET', path: /^\/api\/ca\/trust$/, handler: (ctx, _req, res) => caTrust(ctx, res) },

@@ -1,3 +1,5 @@
+import type { Proposal, ProposedRule, SetAside } from '../learn/proposal.js';
+import type { ReplaySummary } from '../learn/replay-summary.js';
 import type { Decision } from '../policy/decision.js';
 
 /**
@@ -10,6 +12,8 @@ export interface RuleHits {
   readonly allowed: number;
   readonly denied: number;
   readonly wouldDeny: number;
+  /** mode: report rules: denials the rule would have allowed. */
+  readonly wouldAllow: number;
   /** Epoch ms of the latest flow naming the rule; 0 when none. */
   readonly lastHitAt: number;
 }
@@ -55,4 +59,29 @@ export interface CaAnswer {
   readonly certFile: string;
   readonly generated: boolean;
   readonly downloads: Readonly<Record<'pem' | 'der' | 'p12' | 'trust', string>>;
+}
+
+export type ClientCounts = ReadonlyArray<{ readonly client: string; readonly count: number }>;
+
+/** Lines not proposed, grouped by why and host. */
+export type SetAsideView = Omit<SetAside, 'clients'> & { readonly clients: ClientCounts };
+
+/** `GET /api/proposal` and `POST /api/proposal` (docs/admin-api.md). */
+export interface ProposalAnswer {
+  readonly source: 'live' | 'upload';
+  /** Lines (flows) learned from. */
+  readonly lines: number;
+  /** Upload lines that are neither json nor Squid (the first few), and how many there were. */
+  readonly problems: ReadonlyArray<{ readonly source: string; readonly message: string }>;
+  readonly badLines: number;
+  /** The proposal as a config file: what the download holds. */
+  readonly yaml: string;
+  readonly rules: ReadonlyArray<Omit<ProposedRule, 'covers'> & {
+    readonly covers: { readonly lines: number; readonly requests: number; readonly tunnels: number; readonly clients: ClientCounts; readonly users: readonly string[] };
+  }>;
+  readonly held: readonly SetAsideView[];
+  readonly excluded: readonly SetAsideView[];
+  readonly totals: Proposal['totals'];
+  /** What the proposal would change against the rules in force, on the same lines. */
+  readonly replay: ReplaySummary;
 }

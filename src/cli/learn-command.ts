@@ -20,6 +20,7 @@ export const learnCommand = async (logs: readonly string[], options: LearnComman
   const proposal = proposeRules(input.requests, options);
   const text = renderProposal(proposal, {
     sources: logs.map((log) => (log === '-' ? 'LOG' : log)),
+    label: logs.map((log) => (log === '-' ? 'standard input' : log)).join(', '),
     ...(options.output !== undefined ? { outputName: options.output } : {}),
   });
   if (options.output === undefined) {

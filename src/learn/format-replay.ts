@@ -1,6 +1,10 @@
+import { exampleText } from './example-text.js';
 import type { LoggedRequest } from './logged-request.js';
 import { printable } from './render-proposal.js';
 import type { ReplayGroup, ReplayReport } from './replay.js';
+import type { ReplayGroupSummary, ReplaySummary } from './replay-summary.js';
+
+export type { ReplayGroupSummary, ReplaySummary } from './replay-summary.js';
 
 const EXAMPLES = 3;
 const CLIENTS = 5;
@@ -11,7 +15,7 @@ const n = (value: number): string => value.toLocaleString('en-US');
 const examples = (lines: readonly LoggedRequest[], limit: number): Array<{ text: string; count: number }> => {
   const counts = new Map<string, number>();
   for (const line of lines) {
-    const text = `${line.method} ${line.url}`;
+    const text = exampleText(line);
     counts.set(text, (counts.get(text) ?? 0) + 1);
   }
   return [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, limit).map(([text, count]) => ({ text, count }));
@@ -65,25 +69,6 @@ export const formatReplay = (report: ReplayReport, candidate: string, rules: num
   out.push(report.changed === 0 ? 'Nothing changes.' : `${n(report.changed)} line${report.changed === 1 ? '' : 's'} change.`);
   return `${out.map(printable).join('\n')}\n`;
 };
-
-export interface ReplayGroupSummary {
-  readonly before: string;
-  readonly now: string;
-  readonly count: number;
-  readonly clients: Array<{ client: string; count: number }>;
-  readonly examples: Array<{ text: string; count: number }>;
-}
-
-export interface ReplaySummary {
-  readonly total: number;
-  readonly changed: number;
-  readonly newlyDenied: ReplayGroupSummary[];
-  readonly newlyAllowed: ReplayGroupSummary[];
-  readonly nowIntercepted: ReplayGroupSummary[];
-  readonly nowSpliced: ReplayGroupSummary[];
-  readonly unchanged: { readonly allowed: number; readonly denied: number };
-  readonly notJudged: Record<string, number>;
-}
 
 const summarizeGroups = (groups: readonly ReplayGroup[]): ReplayGroupSummary[] =>
   groups.map((group) => ({

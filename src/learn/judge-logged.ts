@@ -44,8 +44,11 @@ const judgeByRules = (policy: CompiledPolicy, request: LoggedRequest): Judgement
 
 export const judgeLogged = (policy: CompiledPolicy, request: LoggedRequest): Judgement => {
   if (request.target === undefined) return { kind: 'outside', reason: request.targetProblem?.reason ?? request.reason ?? 'invalid-destination' };
+  const outside = request.reason !== undefined && OUTSIDE_THE_RULES.has(request.reason);
+  // Passed without the rules being asked (a CA download from the proxy itself): no policy changes that.
+  if (outside && request.verdict === 'allow' && !request.wouldDeny) return { kind: 'outside', reason: request.reason as string };
   const judgement = judgeByRules(policy, request);
-  if (judgement.kind === 'allow' && request.reason !== undefined && OUTSIDE_THE_RULES.has(request.reason)) {
+  if (judgement.kind === 'allow' && outside) {
     return { kind: 'outside', reason: request.reason };
   }
   return judgement;

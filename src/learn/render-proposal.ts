@@ -43,6 +43,8 @@ export interface RenderOptions {
   readonly sources: readonly string[];
   /** File name to suggest in the replay command. */
   readonly outputName?: string;
+  /** Where the lines came from, when that is not files ("the dashboard's flow buffer"). */
+  readonly label?: string;
 }
 
 /**
@@ -55,7 +57,7 @@ export const renderProposal = (proposal: Proposal, options: RenderOptions): stri
   const doc = new Document({ rules: proposal.rules.map(ruleObject), default: 'deny' });
   const sources = options.sources.length > 0 ? options.sources.join(' ') : 'LOG';
   doc.commentBefore = printable([
-    ` Proposed by "portcullis learn" from ${n(totals.lines)} log lines (${options.sources.join(', ') || 'no files'}).`,
+    ` Proposed by "portcullis learn" from ${n(totals.lines)} log lines (${options.label ?? (options.sources.join(', ') || 'no files')}).`,
     ` Covered by the ${n(proposal.rules.length)} rule${proposal.rules.length === 1 ? '' : 's'} below: ${n(totals.covered)} lines. Held back for review: ${n(totals.held)}.`,
     ` Never proposed: ${n(totals.excluded)}. (Both are listed at the end of this file.)`,
     ' Review every rule, then see what it would change against the same traffic:',

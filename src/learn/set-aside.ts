@@ -1,3 +1,4 @@
+import { exampleText } from './example-text.js';
 import type { LoggedRequest } from './logged-request.js';
 import type { SetAside } from './proposal.js';
 
@@ -36,7 +37,7 @@ export const createSetAsideCollector = (): SetAsideCollector => {
       }
       group.count += 1;
       group.clients.set(request.client, (group.clients.get(request.client) ?? 0) + 1);
-      if (group.examples.size < MAX_EXAMPLES) group.examples.add(`${request.method} ${request.url}`);
+      if (group.examples.size < MAX_EXAMPLES) group.examples.add(exampleText(request));
     },
     list: () => [...groups.values()]
       .sort((a, b) => b.count - a.count || a.why.localeCompare(b.why) || a.host.localeCompare(b.host))

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -260,6 +260,48 @@ test('the dashboard streams flows live, filters them, shows details with the rul
     assert.match(explained, /Denied/);
     assert.match(explained, /path-not-allowed/);
     assert.match(explained, /gcs-one-bucket/);
+  });
+
+  await t.test('the propose view learns a policy from the live flows and from an uploaded log, shows what it changes, and downloads it', async () => {
+    await page.click('a[data-tab="propose"]');
+    await page.waitForFunction(() => /default: deny/.test(document.querySelector('#propose-yaml')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    const live = await page.textContent('#propose-yaml') ?? '';
+    assert.match(live, new RegExp(`- name: api\\.internal\\.test\n    hosts: \\[api\\.internal\\.test\\]\n    ports: \\[${origin.port}\\]\n    methods: \\[GET, POST\\]\n    paths: \\[/v1/items, /while-paused\\]`));
+    assert.match(live, /hosts: \[www\.googleapis\.com\]\n.*\n    methods: \[GET\]\n    paths: \[\/storage\/v1\/b\/allowed-bkt\/o\]/);
+    assert.match(live, /hosts: \[registry\.npmjs\.test\]/);
+    assert.doesNotMatch(live, /- name: .*(evil|pastebin|other-bkt)/, 'denied flows are held back, not proposed');
+    assert.match(await page.textContent('#propose-set-aside') ?? '', /evil\.example\.test: denied \(no-rule-matched\)/);
+    assert.match(await page.textContent('#propose-diff') ?? '', /^Nothing changes: \d+ allowed and \d+ denied as before\./);
+    assert.match(await page.textContent('#propose-status') ?? '', /\d+ rules from \d+ flows in the buffer/);
+
+    // An access log from another gateway, in dry run: pip traffic the running policy does not allow, and two probes.
+    const line = (fields: Record<string, unknown>): string => JSON.stringify({
+      time: '2026-11-22T16:50:41.460Z', kind: 'tunnel', client: '10.0.3.30', client_port: 40000, listener: '10.0.0.10:3128', method: 'CONNECT',
+      verdict: 'allow', reason: 'no-rule-matched', would_deny: true, status: 200, bytes_up: 0, bytes_down: 0, duration_ms: 5, tunnel_mode: 'splice', ...fields,
+    });
+    const log = [
+      ...[1, 2, 3].map((i) => line({ flow_id: `u-${i}`, url: 'pypi.org:443', host: 'pypi.org', port: 443 })),
+      line({ flow_id: 'u-4', url: 'files.pythonhosted.org:443', host: 'files.pythonhosted.org', port: 443 }),
+      line({ flow_id: 'u-5', url: 'pypi.org:443', host: 'pypi.org', port: 443, sni: 'c2.exfil.test', reason: 'sni-mismatch', client: '10.0.1.66' }),
+      line({ flow_id: 'u-6', kind: 'http', method: 'GET', url: 'http://deb.debian.org/debian/../../etc/shadow', host: 'deb.debian.org', port: 80, client: '10.0.1.66' }),
+    ].join('\n');
+    await page.setInputFiles('#propose-upload', { name: 'access.log', mimeType: 'text/plain', buffer: Buffer.from(`${log}\n`) });
+    await page.waitForFunction(() => /uploaded log lines/.test(document.querySelector('#propose-status')?.textContent ?? ''), undefined, { timeout: 10_000 });
+    const uploaded = await page.textContent('#propose-yaml') ?? '';
+    assert.match(uploaded, /# covers 3 log lines \(0 requests, 3 tunnels\) from 1 client: 10\.0\.3\.30 \(3\)\n  - name: pypi\.org\n    hosts: \[pypi\.org\]\n    ports: \[443\]/);
+    assert.doesNotMatch(uploaded, /exfil\.test\]|etc\/shadow\]|- name: deb/);
+    const diff = await page.textContent('#propose-diff') ?? '';
+    assert.match(diff, /Denied before, allowed now: 4/);
+    assert.match(diff, /was denied: no-rule-matched; now allowed by rule pypi\.org/);
+    const aside = await page.textContent('#propose-set-aside') ?? '';
+    assert.match(aside, /pypi\.org: sni-mismatch/);
+    assert.match(aside, /deb\.debian\.org: ambiguous-path/);
+
+    const [file] = await Promise.all([page.waitForEvent('download'), page.click('#propose-download')]);
+    assert.equal(file.suggestedFilename(), 'proposed.yaml');
+    const saved = await file.path();
+    assert.equal(readFileSync(saved, 'utf8'), uploaded, 'the download is the proposal shown');
+    if (process.env.PORTCULLIS_SCREENSHOTS === '1') await page.screenshot({ path: path.join(SCREENSHOTS, 'dashboard-propose.png') });
   });
 
   await t.test('the CA tab offers the certificate and the trust instructions', async () => {

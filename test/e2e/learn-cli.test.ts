@@ -173,3 +173,27 @@ test('learn and replay refuse bad input with exit 2 and name the file and line',
   assert.equal(lintNoFlag.code, 2);
   assert.match(lintNoFlag.stderr, /log files are read only with --lint/);
 });
+
+test('explain and check show a mode: report rule: it never allows, and a denial it would allow names it', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'staged.yaml');
+  writeFileSync(file, [
+    'rules:',
+    '  - name: apt',
+    '    hosts: [deb.debian.org]',
+    '    ports: [80]',
+    '  - name: trial-pypi',
+    '    hosts: [pypi.org]',
+    '    mode: report',
+    '',
+  ].join('\n'));
+  const check = await runCli(['check', '-c', file]);
+  assert.equal(check.code, 0, check.stderr);
+  assert.match(check.stdout, /report trial-pypi: host pypi\.org, port 80 \(http\)\|443 \(tls\) \(mode: report, never allows\)/);
+  const denied = await runCli(['explain', '-c', file, 'GET', 'https://pypi.org/simple/']);
+  assert.equal(denied.code, 1);
+  assert.match(denied.stdout, /tunnel: {2}CONNECT pypi\.org:443 -> DENY no-rule-matched \(default: deny\): no rule allows host pypi\.org; would allow: rule "trial-pypi" \(mode: report, not enforced\)/);
+  const allowed = await runCli(['explain', '-c', file, 'GET', 'http://deb.debian.org/debian/']);
+  assert.equal(allowed.code, 0);
+  assert.doesNotMatch(allowed.stdout, /would allow/);
+});

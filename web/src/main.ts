@@ -9,11 +9,12 @@ import { createFlowStore } from './flow-store.js';
 import { mountFlowsView } from './flows-view.js';
 import { count } from './format.js';
 import { startLiveStream } from './live-stream.js';
+import { mountProposeView } from './propose-view.js';
 import { mountRulesView } from './rules-view.js';
 
 /** The dashboard: tabs over one live flow store fed by the SSE stream. */
 
-const TABS = ['flows', 'denied', 'rules', 'explain', 'ca'] as const;
+const TABS = ['flows', 'denied', 'rules', 'propose', 'explain', 'ca'] as const;
 type Tab = (typeof TABS)[number];
 
 initToken();
@@ -29,6 +30,8 @@ const deniedView = mountDeniedView(store, (host) => {
   flowsView.setFilter(`host:${host} -decision:allow`);
 });
 const rulesView = mountRulesView();
+const proposeView = mountProposeView();
+let proposed = false;
 const caView = mountCaView();
 let tab: Tab = 'flows';
 let rulesTimer: number | undefined;
@@ -46,6 +49,10 @@ function showTab(next: Tab): void {
     rulesTimer = window.setInterval(() => void rulesView.refresh().catch(() => {}), 2000);
   }
   if (next === 'ca') void caView.refresh().catch(() => {});
+  if (next === 'propose' && !proposed) {
+    proposed = true;
+    void proposeView.refresh();
+  }
 }
 
 const tabFromHash = (): Tab => {

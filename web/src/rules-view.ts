@@ -10,6 +10,7 @@ const row = (name: HTMLElement | string, explain: string, hits: RuleHits, cls?: 
     h('td', { class: 'num' }, count(hits.allowed)),
     h('td', { class: 'num' }, count(hits.denied)),
     h('td', { class: 'num' }, count(hits.wouldDeny)),
+    h('td', { class: 'num' }, count(hits.wouldAllow)),
     h('td', {}, ago(hits.lastHitAt)));
 
 /** The policy in force with per-rule hit counters (refreshed while shown), and a reload button. */
@@ -26,7 +27,7 @@ export const mountRulesView = (): { refresh(): Promise<void> } => {
       answer.dryRun ? h('span', { class: 'dry-run' }, ' DRY RUN: denials are logged, not enforced') : '',
       h('span', { class: 'muted' }, ` · loaded ${dateTime(answer.loadedAt)}`));
     tbody.replaceChildren(
-      ...answer.rules.map((rule) => row(rule.name, rule.explain.replace(/^allow [^:]+: /, ''), rule.hits)),
+      ...answer.rules.map((rule) => row(rule.name, rule.explain.replace(/^(allow|report) [^:]+: /, ''), rule.hits)),
       row(h('i', {}, 'no rule'), 'denied by default: no rule came close (e.g. no-rule-matched)', answer.unmatched, 'default-row'),
       ...answer.removed.map((rule) => row(`${rule.name} (removed)`, 'no longer in the policy', rule.hits, 'removed-row')));
   };

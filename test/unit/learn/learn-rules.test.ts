@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FlowRecord } from '../../../src/flow/flow-record.js';
 import { fromFlowRecord } from '../../../src/learn/from-flow-record.js';
+import { exampleText } from '../../../src/learn/example-text.js';
 import { classifyForLearning } from '../../../src/learn/learn-filter.js';
 import { proposePathPrefixes } from '../../../src/learn/path-prefixes.js';
 import { proposeRules } from '../../../src/learn/propose-rules.js';
@@ -120,4 +121,10 @@ test('proposal: --include-denied proposes what the policy in force denied', () =
   assert.equal(proposeRules(lines(denied)).rules.length, 0);
   assert.equal(proposeRules(lines(denied)).held[0]?.why, 'denied (no-rule-matched)');
   assert.deepEqual(proposeRules(lines(denied), { includeDenied: true }).rules.map((r) => r.paths), [['/simple/x']]);
+});
+
+test('examples in proposals and replay reports hide query values (tokens, signatures)', () => {
+  assert.equal(exampleText({ method: 'GET', url: 'https://x.example/a?X-Amz-Signature=abc123&alt=media&flag' }), 'GET https://x.example/a?X-Amz-Signature=…&alt=…&flag');
+  const proposal = proposeRules(lines([http('http://pypi.org/simple/?token=s3cr3t', { verdict: 'deny', reason: 'no-rule-matched', status: 403 })]));
+  assert.deepEqual(proposal.held[0]?.examples, ['GET http://pypi.org/simple/?token=…']);
 });

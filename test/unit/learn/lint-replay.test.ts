@@ -84,3 +84,9 @@ test('replay groups what changes by the rule before and the reason now, and coun
   assert.equal(summarizeReplay(report).newlyDenied[0]?.examples[0]?.text, 'GET http://deb.debian.org/debian/a');
   assert.equal(replayRequests(compilePolicy([rule({ name: 'apt', hosts: ['deb.debian.org'] }), rule({ name: 'files', hosts: ['files.example.net'] })]), lines.slice(0, 2)).changed, 0);
 });
+
+test('replay leaves alone what passed without the rules (a CA download from the proxy itself)', () => {
+  const download = fromFlowRecord(makeRecord({ url: 'http://portcullis.invalid/ca.pem', host: 'portcullis.invalid', reason: 'ca-download', rule: undefined }));
+  const report = replayRequests(compilePolicy([]), [download]);
+  assert.deepEqual([report.changed, Object.fromEntries(report.notJudged)], [0, { 'ca-download': 1 }]);
+});
