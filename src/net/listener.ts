@@ -8,7 +8,7 @@ import { nodeExchange, proxyAuthorizationOf, type ExchangeSide } from '../http/n
 import { upgradeExchange } from '../http/upgrade-relay.js';
 import type { Credentials } from '../pipeline/authenticate.js';
 import { recordConnectionRefusal } from '../pipeline/connection-refusal.js';
-import type { RequestSource } from '../pipeline/identify-request.js';
+import type { RequestSource, TunnelContext } from '../pipeline/identify-request.js';
 import { runRequest } from '../pipeline/request-pipeline.js';
 import { runTunnel, type TunnelDeps } from '../pipeline/tunnel-pipeline.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -64,7 +64,19 @@ export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, de
     dialer: runtime.state().dialer,
     prewarm: (destination) => runtime.upstreamPools.prewarm(destination),
   });
-  const intercept = (client: net.Socket, head: Buffer, tunnel: Parameters<Interceptor['intercept']>[2]): void => interceptor.intercept(client, head, tunnel);
+  const intercept = (client: net.Socket, head: Buffer, tunnel: TunnelContext): void => interceptor.intercept(client, head, tunnel);
+  // Sockets of CONNECT tunnels that carry plain HTTP: their requests are the tunnel's.
+  const plainTunnels = new WeakMap<net.Socket, TunnelContext>();
+  const serveHttp = (client: net.Socket, buffered: Buffer, tunnel: TunnelContext): void => {
+    plainTunnels.set(client, tunnel);
+    client.once('close', () => {
+      tunnel.flow.transferred(client.bytesRead, client.bytesWritten);
+      tunnel.flow.finished(runtime.clock.now());
+    });
+    if (buffered.length > 0) client.unshift(buffered);
+    front?.serve(client);
+    client.resume();
+  };
 
   const refused = (socket: net.Socket, refusal: { status: number; reason: string; detail: string; method?: string }): void => {
     const original = originals.get(socket);
@@ -76,21 +88,30 @@ export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, de
   const credentialsOf = (req: http.IncomingMessage): Credentials => ({
     certificateUser: runtime.certificateUsers.get(req.socket), proxyAuthorization: proxyAuthorizationOf(req), target: req.url ?? '',
   });
-  // Transparent clients do not know a proxy is there: they cannot authenticate to it.
   const sideOf = (req: http.IncomingMessage, source: RequestSource): ExchangeSide => ({
-    source, listener: listener(), client: clientOf(req.socket), ...(transparent ? {} : { credentials: credentialsOf(req) }),
+    source, listener: listener(), client: source.kind === 'tunnel' ? source.tunnel.flow.client : clientOf(req.socket),
+    // Transparent clients do not know a proxy is there; a tunnel's requests are its user's.
+    ...(transparent || source.kind === 'tunnel' ? {} : { credentials: credentialsOf(req) }),
   });
-  const sourceOf = (socket: net.Socket): RequestSource =>
-    (mode === 'transparent-http' ? { kind: 'transparent-http', original: originals.get(socket) } : { kind: 'explicit' });
+  const refuseNestedConnect = (socket: net.Socket): void => {
+    const detail = 'CONNECT inside a CONNECT tunnel is refused';
+    refused(socket, { status: 400, reason: 'invalid-destination', detail, method: 'CONNECT' });
+    socket.end(serializeResponse(errorResponse(400, 'http_request_error', 'invalid-destination', detail)));
+  };
+  const sourceOf = (socket: net.Socket): RequestSource => {
+    const tunnel = plainTunnels.get(socket);
+    if (tunnel) return { kind: 'tunnel', tunnel };
+    return mode === 'transparent-http' ? { kind: 'transparent-http', original: originals.get(socket) } : { kind: 'explicit' };
+  };
 
   const front: HttpFront | undefined = mode === 'transparent-tls' ? undefined : createHttpFront(runtime.state().config, runtime.logger, {
     request: (req, res) => runRequest(runtime, nodeExchange(runtime, req, res, sideOf(req, sourceOf(req.socket)))),
     upgrade: (req, socket, head) => runRequest(runtime, upgradeExchange(runtime, req, socket, head, sideOf(req, sourceOf(req.socket)))),
     ...(mode === 'explicit' ? {
-      connect: (req, socket, head) => runTunnel(runtime, socketTunnelClient(runtime, socket, {
+      connect: (req, socket, head) => plainTunnels.has(socket) ? refuseNestedConnect(socket) : runTunnel(runtime, socketTunnelClient(runtime, socket, {
         connection: { client: clientOf(socket), listener: listener() },
         connect: { authority: req.url ?? '', rawHeaders: req.rawHeaders, head, credentials: credentialsOf(req) },
-        intercept,
+        intercept, serveHttp,
       }), tunnelDeps),
     } : {}),
     refused,
@@ -116,7 +137,7 @@ export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, de
     if (mode === 'transparent-tls') {
       void peekClientHello(socket, Buffer.alloc(0), runtime.state().config.timeouts.client_hello).then((hello) => runTunnel(runtime,
         socketTunnelClient(runtime, socket, {
-          connection: { client: clientOf(socket), listener: listener() }, transparent: { original: originals.get(socket), hello }, intercept,
+          connection: { client: clientOf(socket), listener: listener() }, transparent: { original: originals.get(socket), hello }, intercept, serveHttp,
         }), tunnelDeps));
       return;
     }

@@ -15,8 +15,8 @@ const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 /** A refused client that keeps its end open is closed after this long. */
 const LINGER_MS = 5000;
 
-/** Takes over a tunnel's client connection to decrypt it (the listener's interceptor). */
-export type InterceptTunnel = (client: net.Socket, head: Buffer, tunnel: TunnelContext) => void;
+/** Takes over a tunnel's client connection: to decrypt it (the interceptor), or to read plain HTTP in it. */
+export type TakeOverTunnel = (client: net.Socket, buffered: Buffer, tunnel: TunnelContext) => void;
 
 export interface SocketTunnelOptions {
   readonly connection: Omit<FlowOrigin, 'id' | 'startedAt'>;
@@ -24,7 +24,8 @@ export interface SocketTunnelOptions {
   readonly connect?: { readonly authority: string; readonly rawHeaders: readonly string[]; readonly credentials: Credentials; readonly head: Buffer };
   /** A transparent connection: its original destination and the ClientHello already peeked at. */
   readonly transparent?: { readonly original: OriginalDestination | undefined; readonly hello: HelloPeek };
-  readonly intercept: InterceptTunnel;
+  readonly intercept: TakeOverTunnel;
+  readonly serveHttp: TakeOverTunnel;
 }
 
 /**
@@ -75,16 +76,14 @@ export const socketTunnelClient = (runtime: ProxyRuntime, socket: net.Socket, op
         socket.off('error', abort);
       };
     },
-    intercept(tunnel) {
-      if (options.transparent) {
-        // Hand over on a later turn of the event loop: wrapping the socket's handle in a TLSSocket
-        // while its 'data' dispatch (that delivered the ClientHello) is still unwinding stalls the
-        // handshake when the certificate is already cached (seen on Node 20).
-        const { buffered } = options.transparent.hello;
-        setImmediate(() => options.intercept(socket, buffered, tunnel));
-        return;
-      }
-      options.intercept(socket, options.connect?.head ?? Buffer.alloc(0), tunnel);
+    intercept(tunnel, buffered) {
+      // Hand over on a later turn of the event loop: wrapping the socket's handle in a TLSSocket
+      // while its 'data' dispatch (that delivered the ClientHello) is still unwinding stalls the
+      // handshake when the certificate is already cached (seen on Node 20).
+      setImmediate(() => options.intercept(socket, buffered, tunnel));
+    },
+    serveHttp(tunnel, buffered) {
+      options.serveHttp(socket, buffered, tunnel);
     },
     async splice(upstream, buffered) {
       upstream.socket.on('error', () => {});

@@ -12,7 +12,16 @@ import { asPortcullisError, refuseByPolicy, refuseFailure, type Refusal } from '
  * with the destination already resolved and checked when the decision needed it; or refuse.
  */
 export type Verdict =
-  | { readonly pass: true; readonly decision: Decision; readonly checked?: CheckedDestination }
+  | {
+    readonly pass: true;
+    readonly decision: Decision;
+    readonly checked?: CheckedDestination;
+    /**
+     * A CONNECT allowed only for plain HTTP (a rule allows the host:port for http, none for TLS):
+     * the denial a TLS client gets if the tunnel turns out to carry TLS.
+     */
+    readonly plainOnly?: DenyDecision;
+  }
   | { readonly pass: false; readonly refusal: Refusal };
 
 /**
@@ -34,6 +43,8 @@ interface Question {
 
 export interface TunnelQuestion extends Question {
   readonly flow: TunnelFlow;
+  /** CONNECT: the tunnel may carry plain HTTP (undici's ProxyAgent sends CONNECT host:80), judged request by request. */
+  readonly plainHttp?: boolean;
 }
 
 export interface RequestQuestion extends Question {
@@ -56,10 +67,21 @@ export const enforce = (context: PipelineContext, flow: AnyFlow, decision: Decis
 
 /** The tunnel decision: host, port, client and user, before any byte reaches the destination. */
 export const decideTunnel = (context: PipelineContext, question: TunnelQuestion): MaybePromise<Verdict> => {
-  const decision = context.state().policy.decideConnection({
-    destination: question.destination, clientIp: question.flow.client.address, transport: 'tls',
+  const facts = {
+    destination: question.destination, clientIp: question.flow.client.address,
     ...(question.user !== undefined ? { user: question.user } : {}),
-  });
+  };
+  const { policy } = context.state();
+  const decision = policy.decideConnection({ ...facts, transport: 'tls' });
+  if (decision.verdict === 'deny' && question.plainHttp === true) {
+    // No rule allows TLS to this host:port, but one allows plain HTTP: open the tunnel; each
+    // request in it is judged in full, and TLS in it gets this denial.
+    const plain = policy.decideConnection({ ...facts, transport: 'http' });
+    if (plain.verdict === 'allow') {
+      question.flow.decided(plain);
+      return { pass: true, decision: plain, plainOnly: decision };
+    }
+  }
   return verifyThenEnforce(context, question.flow, decision, question);
 };
 

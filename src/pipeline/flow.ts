@@ -174,6 +174,11 @@ abstract class Flow {
     this.errorCode ??= 'PCL_ERR_CLIENT_ABORTED';
   }
 
+  /** The status sent to the client so far (0: none yet). */
+  get answeredStatus(): number {
+    return this.status;
+  }
+
   get failure(): string | undefined {
     return this.errorCode;
   }

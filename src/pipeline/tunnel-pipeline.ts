@@ -1,11 +1,10 @@
 import { formatAuthority, type Destination } from '../flow/destination.js';
-import { joinListenAddress } from '../net/listen-address.js';
 import { redactHeaders } from '../flow/redact-headers.js';
 import { formatOriginalDestination, type OriginalDestination } from '../flow/original-destination.js';
 import type { PeekResult } from '../net/peek-client-hello.js';
-import type { Decision } from '../policy/decision.js';
 import { authenticate, type Credentials } from './authenticate.js';
-import { checkEch, checkTunnelHello } from './check-hello.js';
+import { checkEch } from './check-hello.js';
+import { interceptNow, openThenRead, splice } from './tunnel-open.js';
 import { whenReady, type MaybePromise, type PipelineContext } from './context.js';
 import { decideTunnel, enforce, type Verdict } from './decide.js';
 import type { PipelineDialer, UpstreamLink } from './dialing.js';
@@ -46,8 +45,10 @@ export interface TunnelClient<L extends UpstreamLink> {
   gone(): boolean;
   /** Calls `abort` if the client goes; returns the unsubscribe. */
   onGone(abort: () => void): () => void;
-  /** Decrypts the tunnel and serves each request inside through the request pipeline. */
-  intercept(tunnel: TunnelContext): void;
+  /** Decrypts the tunnel and serves each request inside through the request pipeline; `buffered` was read already. */
+  intercept(tunnel: TunnelContext, buffered: Buffer): void;
+  /** Serves the plain HTTP requests the client sends inside the tunnel through the request pipeline. */
+  serveHttp(tunnel: TunnelContext, buffered: Buffer): void;
   /** Relays the untouched bytes (`buffered` first) both ways; resolves with the byte counts once both sides closed. */
   splice(upstream: L, buffered: Buffer): Promise<{ readonly up: number; readonly down: number }>;
   /** Ends a client that left half-open. */
@@ -116,7 +117,8 @@ export const runTunnel = <L extends UpstreamLink>(context: PipelineContext, clie
   }, fail);
 };
 
-interface Stages<L extends UpstreamLink> {
+/** What the stages after the decision share: the context, the client, its flow and the ways a tunnel ends. */
+export interface Stages<L extends UpstreamLink> {
   readonly context: PipelineContext;
   readonly client: TunnelClient<L>;
   readonly flow: TunnelFlow;
@@ -144,7 +146,7 @@ const decideAndGo = <L extends UpstreamLink>(
   const { destination } = identified;
   flow.identified(destination, formatAuthority(destination));
   const verdict: MaybePromise<Verdict> = decideTunnel(context, {
-    flow, destination, user, target: client.connect?.authority ?? formatAuthority(destination),
+    flow, destination, user, target: client.connect?.authority ?? formatAuthority(destination), plainHttp: client.connect !== undefined,
     ...(client.connect === undefined && !identified.byOriginalDestination
       ? { redirect: { verify: context.state().config.transparent.verify_original_destination, original: client.original } }
       : {}),
@@ -161,98 +163,27 @@ const decideAndGo = <L extends UpstreamLink>(
       return;
     }
     const { decision } = decided;
-    if (decision.verdict === 'allow' && decision.intercept) {
-      intercept(stages, destination, decision);
+    const intercepting = decision.verdict === 'allow' && decision.intercept;
+    if (hello === undefined) {
+      // CONNECT: what the client sends after the 200 decides (TLS, or plain HTTP); a tunnel
+      // that will be spliced is dialed first, so a refused destination still gets its 502/403.
+      if (intercepting || decided.plainOnly !== undefined) openThenRead(stages, destination, decided);
+      else splice(stages, destination, decided, undefined);
       return;
     }
-    flow.spliced();
+    if (intercepting) {
+      interceptNow(stages, destination, decision, hello.buffered);
+      return;
+    }
     // A transparent client's hello is known already: refuse an ECH hello before anything is dialed.
-    if (hello !== undefined) {
-      const ech = checkEch(hello.result, decision.verdict === 'allow' && decision.allowEch, flow.decidingRule);
-      if (!ech.ok) {
-        const verdict = enforce(context, flow, ech.decision, formatAuthority(destination));
-        if (!verdict.pass) {
-          stages.turnAway(refuseByPolicy(formatAuthority(destination), ech.decision, ech.alert ?? null));
-          return;
-        }
+    const ech = checkEch(hello.result, decision.verdict === 'allow' && decision.allowEch, flow.decidingRule);
+    if (!ech.ok) {
+      const verdict = enforce(context, flow, ech.decision, formatAuthority(destination));
+      if (!verdict.pass) {
+        stages.turnAway(refuseByPolicy(formatAuthority(destination), ech.decision, ech.alert ?? null));
+        return;
       }
     }
     splice(stages, destination, decided, hello);
   }, stages.fail);
-};
-
-const intercept = <L extends UpstreamLink>(stages: Stages<L>, destination: Destination, decision: Decision & { verdict: 'allow' }): void => {
-  const { flow, client } = stages;
-  // A rule allows every request to this host (the tunnel could have been spliced), so the
-  // origin's TLS handshake may overlap the client's; with paths or methods only, the origin
-  // hears nothing until a request is allowed.
-  if (decision.wholeHost) stages.deps().prewarm(destination);
-  flow.intercepted();
-  flow.answered(200);
-  flow.responseHeadSent(client.established());
-  client.intercept({ flow, destination, scheme: 'https' });
-};
-
-/**
- * Resolves once and checks the addresses (unless the decision already did), dials a checked
- * one, confirms the tunnel, and relays the untouched bytes only when the ClientHello names the
- * destination. The origin sees a TCP connection at most, never a byte, for a refused hello.
- */
-const splice = <L extends UpstreamLink>(
-  stages: Stages<L>, destination: Destination, decided: Verdict & { pass: true }, knownHello: HelloPeek | undefined,
-): void => {
-  const pinned = decided.checked;
-  const allowEch = decided.decision.verdict === 'allow' && decided.decision.allowEch;
-  const { context, client, flow } = stages;
-  const { dialer } = stages.deps();
-  const abort = new AbortController();
-  const unsubscribe = client.onGone(() => abort.abort());
-  const target = client.connect?.authority ?? formatAuthority(destination);
-  const dialed = (pinned ? Promise.resolve(pinned) : dialer.check(destination)).then((checked) => dialer.connect(checked, { signal: abort.signal }));
-  dialed.then(async (upstream) => {
-    unsubscribe();
-    flow.connectedTo(joinListenAddress(upstream.address, destination.port), context.clock.now());
-    if (client.gone()) {
-      upstream.socket.destroy();
-      flow.clientLeft();
-      stages.finish();
-      return;
-    }
-    flow.answered(200);
-    flow.responseHeadSent(client.established());
-    const hello = knownHello ?? await client.hello();
-    if (knownHello === undefined) {
-      if (hello.result.status === 'ok' && hello.result.sni !== undefined) flow.sawSni(hello.result.sni);
-      const check = checkTunnelHello(hello.result, destination, context.state().config.missing_sni, flow.decidingRule, allowEch);
-      if (!check.ok) {
-        const verdict = enforce(context, flow, check.decision, target);
-        if (!verdict.pass) {
-          upstream.socket.destroy();
-          stages.turnAway(refuseByPolicy(target, check.decision, check.alert ?? null));
-          return;
-        }
-      } else if (check.note !== undefined) {
-        flow.noted(check.note);
-      }
-    }
-    if (hello.result.status === 'closed' || client.gone()) {
-      upstream.socket.destroy();
-      // Half-open sockets are allowed, so a client that left must be closed explicitly.
-      client.close();
-      flow.clientLeft();
-      stages.finish();
-      return;
-    }
-    const bytes = await client.splice(upstream, hello.buffered);
-    flow.transferred(bytes.up, bytes.down);
-    stages.finish();
-  }, (error: unknown) => {
-    unsubscribe();
-    const refusal = refuseFailure(flow, target, error);
-    if (refusal === undefined) {
-      stages.finish();
-      return;
-    }
-    stages.turnAway(refusal);
-  }).catch(stages.fail);
 };

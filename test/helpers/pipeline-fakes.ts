@@ -177,6 +177,7 @@ export interface TunnelRecord {
   readonly refusals: Refusal[];
   readonly intercepted: TunnelContext[];
   readonly spliced: Array<{ address: string; buffered: Buffer }>;
+  readonly servedHttp: Array<{ tunnel: TunnelContext; buffered: Buffer }>;
   readonly connects: CheckedDestination[];
   readonly prewarmed: Destination[];
   /** Settles once the tunnel flow was recorded. */
@@ -200,7 +201,7 @@ export const fakeTunnel = (context: FakeContext, input: TunnelInput): { client: 
   const done = Promise.race([context.waitForFlows(flowsBefore + 1).then(() => {}, () => {}), new Promise<void>((resolve) => {
     settle = resolve;
   })]);
-  const record: TunnelRecord = { established: 0, refusals: [], intercepted: [], spliced: [], connects: [], prewarmed: [], done };
+  const record: TunnelRecord = { established: 0, refusals: [], intercepted: [], spliced: [], servedHttp: [], connects: [], prewarmed: [], done };
   const hello = { result: input.hello, buffered: Buffer.from('hello-bytes') };
   let speaksHttp = input.connect !== undefined;
   const client: TunnelClient<FakeLink> = {
@@ -227,6 +228,10 @@ export const fakeTunnel = (context: FakeContext, input: TunnelInput): { client: 
     onGone: () => () => {},
     intercept: (tunnel) => {
       record.intercepted.push(tunnel);
+      settle();
+    },
+    serveHttp: (tunnel, buffered) => {
+      record.servedHttp.push({ tunnel, buffered });
       settle();
     },
     splice: async (upstream, buffered) => {

@@ -168,3 +168,21 @@ for (const kind of KINDS) {
     assert.deepEqual([allowed.flow?.verdict, allowed.record.spliced.length], ['allow', 1]);
   });
 }
+
+test('CONNECT: plain HTTP after the 200 is served request by request, never spliced', async () => {
+  const { record, flow } = await go(fakeContext({ rules: RULES }, { lookup: LOOKUP }), { connect: 'www.example.com:443', hello: { status: 'not-tls' } });
+  assert.equal(record.spliced.length, 0);
+  assert.equal(record.servedHttp.length, 1);
+  assert.equal(record.servedHttp[0]?.tunnel.scheme, 'http');
+  assert.equal(flow, undefined, 'the tunnel flow ends when its connection does');
+});
+
+test('CONNECT host:80 under a rule for plain HTTP only opens a tunnel for plain HTTP; TLS in it gets the TLS decision', async () => {
+  const rules = [{ name: 'web80', hosts: ['www.example.com'] }];
+  const plain = await go(fakeContext({ rules }, { lookup: LOOKUP }), { connect: 'www.example.com:80', hello: { status: 'not-tls' } });
+  assert.deepEqual([plain.record.established, plain.record.servedHttp[0]?.tunnel.destination.port, plain.record.connects.length], [1, 80, 0]);
+  const tls = await go(fakeContext({ rules }, { lookup: LOOKUP }), { connect: 'www.example.com:80', hello: hello('www.example.com') });
+  assert.deepEqual([tls.flow?.verdict, tls.flow?.reason, tls.record.spliced.length, tls.record.intercepted.length], ['deny', 'port-not-allowed', 0, 0]);
+  const none = await go(fakeContext({ rules }, { lookup: LOOKUP }), { connect: 'www.example.com:8080', hello: { status: 'not-tls' } });
+  assert.deepEqual([none.flow?.status, none.flow?.reason, none.record.established], [403, 'port-not-allowed', 0]);
+});
