@@ -8,8 +8,8 @@ import { parseHtpasswd } from './auth/htpasswd.js';
 import { createAddressGuard } from './policy/address-guard.js';
 import { compilePolicy, type CompiledPolicy } from './policy/policy-engine.js';
 import { createResolver, type LookupAll, type Resolver } from './net/resolver.js';
-import { createParentDialers, type ParentProxy } from './net/parent-proxy-dialer.js';
-import { formatAuthority, parseAuthority } from './flow/destination.js';
+import { createParentDialers } from './net/parent-proxy-dialer.js';
+import { parseParentProxyUrl, type ParentProxy } from './config/parent-proxy-url.js';
 import { createUpstreamDialer, type UpstreamDialer } from './net/upstream-dialer.js';
 
 /**
@@ -53,9 +53,9 @@ const loadAuthenticator = (config: ProxyConfig, now: () => number): BasicAuthent
 const parentProxyOf = (config: ProxyConfig): ParentProxy | undefined => {
   const url = config.upstream?.proxy;
   if (url === undefined) return undefined;
-  const authority = parseAuthority(new URL(url).host, 80);
-  if (!authority.ok) throw new PortcullisError('PCL_ERR_CONFIG_INVALID', `upstream.proxy: ${authority.error}`);
-  return { destination: authority.value, label: `http://${formatAuthority(authority.value)}` };
+  const parsed = parseParentProxyUrl(url);
+  if (!parsed.ok) throw new PortcullisError('PCL_ERR_CONFIG_INVALID', parsed.error);
+  return parsed.value;
 };
 
 /** Rules as the policy sees them: "group:NAME" in `users` replaced by the group's members. */

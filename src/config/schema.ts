@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { parseParentProxyUrl } from './parent-proxy-url.js';
 import { z } from 'zod';
 import { parseHostPattern, patternKey } from '../policy/host-pattern.js';
 import { validateRulePath } from '../policy/path-normalizer.js';
@@ -143,11 +144,11 @@ export const ProxyConfigSchema = z.strictObject({
       extra_ca: z.array(z.string().min(1)).default([]),
     }).optional(),
     proxy: z.url({ protocol: /^http$/, error: 'must be an http:// URL such as http://parent:3128' })
-      // Until the pipeline sends them on every path (src/net/parent-proxy-dialer.ts has
-      // parseParentProxyUrl and the CONNECT side), credentials are refused, never ignored.
-      // The message never repeats the URL: it holds a password.
-      .refine((url) => !/^[a-z]+:\/\/[^/?#]*@/i.test(url), {
-        message: 'credentials (user:password@) in upstream.proxy are not sent to the parent yet; remove them and let the parent allow this gateway by its address',
+      // user:password@ is sent to the parent as Proxy-Authorization (Basic) on every path; a
+      // problem is named without repeating the URL, which may hold a password.
+      .superRefine((url, ctx) => {
+        const parsed = parseParentProxyUrl(url);
+        if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error.replace(/^upstream\.proxy:? ?/, '') });
       })
       .optional(),
   }).optional(),

@@ -35,8 +35,11 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
     ? (req as unknown as { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders !== true
     : req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
   const timeouts = runtime.state().config.timeouts;
-  // Through a parent proxy, plain HTTP goes to it in absolute form, as a client would send it.
-  const path = scheme === 'http' && runtime.state().parent ? `http://${formatHostHeader(destination, 80)}${pathAndQuery}` : pathAndQuery;
+  // Through a parent proxy, plain HTTP goes to it in absolute form, as a client would send it,
+  // with the parent's credentials (the client's own Proxy-Authorization was hop-by-hop).
+  const parent = scheme === 'http' ? runtime.state().parent : undefined;
+  const path = parent ? `http://${formatHostHeader(destination, 80)}${pathAndQuery}` : pathAndQuery;
+  if (parent?.authorization !== undefined) headers.push('Proxy-Authorization', parent.authorization);
   let bytesUp = 0;
   let bytesDown = 0;
   let attempt = 0;

@@ -8,9 +8,10 @@ import { test, type TestContext } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { createParentDialers, parseParentProxyUrl } from '../../src/net/parent-proxy-dialer.js';
 import { createResolver } from '../../src/net/resolver.js';
-import { startHttpsOrigin } from '../helpers/origin.js';
+import { startHttpOrigin, startHttpsOrigin } from '../helpers/origin.js';
+import { curl } from '../helpers/clients.js';
 import { makeOriginCertificates } from '../helpers/test-certs.js';
-import { startTestProxy } from '../helpers/test-proxy.js';
+import { startTestProxy, testProxyCaPath } from '../helpers/test-proxy.js';
 
 /**
  * The CONNECT side of a parent proxy with credentials (upstream.proxy http://user:pw@parent):
@@ -62,4 +63,33 @@ test('the tunnel dialer sends the parent\'s credentials on CONNECT; without them
     });
   }
   assert.equal(origin.seen.length, 1, 'nothing more reached the origin');
+});
+
+test('a gateway with upstream.proxy credentials reaches an authenticating parent for plain HTTP and through CONNECT (an intercepted host); the password is never logged', async (t) => {
+  const https = await startHttpsOrigin(t, certs);
+  const plain = await startHttpOrigin(t);
+  const password = 'p:ss/w@rd';
+  const parent = await startTestProxy(t, {
+    resolve: { 'allowed.test': '127.0.0.1' },
+    auth: { basic: { users_file: usersFile(t, { gateway: password }) } },
+    rules: [{ name: 'parent-allows', hosts: ['allowed.test'], ports: [https.port, plain.port] }],
+  });
+  const gateway = await startTestProxy(t, {
+    upstream: { proxy: `http://gateway:${encodeURIComponent(password)}@127.0.0.1:${parent.port}`, tls: { extra_ca: [certs.caCertPath] } },
+    rules: [
+      { name: 'plain', hosts: ['allowed.test'], ports: [plain.port] },
+      { name: 'tls', hosts: ['allowed.test'], ports: [https.port], paths: ['/inspected'] },
+    ],
+  });
+  const viaPlain = await curl(['-s', '-x', gateway.url, `http://allowed.test:${plain.port}/plain`]);
+  assert.equal(viaPlain.status, 200, viaPlain.stderr);
+  const viaInterception = await curl(['-s', '--cacert', testProxyCaPath, '-x', gateway.url, `https://allowed.test:${https.port}/inspected`]);
+  assert.equal(viaInterception.status, 200, viaInterception.stderr);
+  assert.deepEqual(plain.seen.map((s) => s.url), ['/plain']);
+  assert.deepEqual(https.seen.map((s) => s.url), ['/inspected']);
+  assert.equal(plain.seen[0]?.headers['proxy-authorization'], undefined, 'the credentials stop at the parent');
+  const parentFlows = await parent.waitForFlows(2);
+  assert.ok(parentFlows.every((f) => f.user === 'gateway'), JSON.stringify(parentFlows.map((f) => [f.method, f.user, f.reason])));
+  const gatewayFlows = await gateway.waitForFlows(3);
+  assert.doesNotMatch(JSON.stringify(gatewayFlows), /ss\/w@rd|cDpzcy93QHJk|Z2F0ZXdheTpw/, 'neither the password nor its Basic encoding in any flow');
 });

@@ -34,7 +34,6 @@ const invalidFixtures: { name: string; file: string; line: number; key: string; 
   { name: 'a CIDR with too long a prefix is refused', file: 'invalid-bad-cidr.yaml', line: 5, key: 'destinations.allow_ranges[1]', message: 'must be an IP address or CIDR range' },
   { name: 'a port above 65535 is refused with the range and the value given', file: 'invalid-bad-port.yaml', line: 5, key: 'rules[0].ports[1]', message: 'a port is 1 to 65535, got 70000' },
   { name: 'a port inside a host entry says to put it in ports:', file: 'invalid-host-with-port.yaml', line: 5, key: 'rules[0].hosts[0]', message: 'put the port in ports: (ports: [443])' },
-  { name: 'credentials in upstream.proxy are refused without repeating them', file: 'invalid-parent-credentials.yaml', line: 3, key: 'upstream.proxy', message: 'credentials (user:password@) in upstream.proxy are not sent to the parent yet' },
   { name: 'an unknown log format lists the allowed ones', file: 'invalid-log-format.yaml', line: 3, key: 'log.format', message: '"xml" is not allowed; use one of: json, squid, console' },
   { name: 'a listen address without a port is refused', file: 'invalid-listen-address.yaml', line: 3, key: 'listen[0].address', message: 'must be host:port' },
   { name: 'default: allow is refused', file: 'invalid-default-allow.yaml', line: 5, key: 'default', message: 'the only default is "deny"' },
