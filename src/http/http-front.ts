@@ -27,7 +27,6 @@ export interface HttpFrontHandlers {
 export interface HttpFront {
   /** Serves HTTP on an accepted (or decrypted) connection. */
   serve(socket: Duplex): void;
-  closeIdleConnections(): void;
   close(): void;
 }
 
@@ -82,7 +81,6 @@ export const createHttpFront = (config: ProxyConfig, logger: Logger, handlers: H
     serve: (socket) => {
       server.emit('connection', socket);
     },
-    closeIdleConnections: () => server.closeIdleConnections(),
     close: () => server.close(() => {}),
   };
 };

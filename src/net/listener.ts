@@ -15,6 +15,7 @@ import type { ProxyRuntime } from '../runtime.js';
 import { createInterceptor, type Interceptor } from '../tls/tls-interceptor.js';
 import { createAcceptLoop } from './accept-loop.js';
 import { createConnectionLimiter } from './connection-limiter.js';
+import { createDrainTracker } from './drain-tracker.js';
 import { formatOriginalDestination, type OriginalDestination, type OriginalDestinationSource } from './original-destination.js';
 import { peekClientHello } from './peek-client-hello.js';
 import { sniffProtocol } from './sniff-protocol.js';
@@ -58,6 +59,7 @@ export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, de
     return { maxConnections: limits.max_connections, maxConnectionsPerClient: limits.max_connections_per_client };
   });
   const loop = createAcceptLoop(config.address, (socket) => accept(socket));
+  const drain = createDrainTracker(() => runtime.clock.now());
   const listener = (): string => loop.address();
   const interceptor: Interceptor = createInterceptor(runtime, config, listener, () => runtime.ca());
   const tunnelDeps = (): TunnelDeps<DialResult> => ({
@@ -105,20 +107,38 @@ export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, de
   };
 
   const front: HttpFront | undefined = mode === 'transparent-tls' ? undefined : createHttpFront(runtime.state().config, runtime.logger, {
-    request: (req, res) => runRequest(runtime, nodeExchange(runtime, req, res, sideOf(req, sourceOf(req.socket)))),
-    upgrade: (req, socket, head) => runRequest(runtime, upgradeExchange(runtime, req, socket, head, sideOf(req, sourceOf(req.socket)))),
+    request: (req, res) => {
+      drain.request(req.socket, res);
+      runRequest(runtime, nodeExchange(runtime, req, res, sideOf(req, sourceOf(req.socket))));
+    },
+    upgrade: (req, socket, head) => {
+      drain.tunnel(socket);
+      runRequest(runtime, upgradeExchange(runtime, req, socket, head, sideOf(req, sourceOf(req.socket))));
+    },
     ...(mode === 'explicit' ? {
-      connect: (req, socket, head) => plainTunnels.has(socket) ? refuseNestedConnect(socket) : runTunnel(runtime, socketTunnelClient(runtime, socket, {
-        connection: { client: clientOf(socket), listener: listener() },
-        connect: { authority: req.url ?? '', rawHeaders: req.rawHeaders, head, credentials: credentialsOf(req) },
-        intercept, serveHttp,
-      }), tunnelDeps),
+      connect: (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+        if (plainTunnels.has(socket)) {
+          refuseNestedConnect(socket);
+          return;
+        }
+        drain.tunnel(socket);
+        runTunnel(runtime, socketTunnelClient(runtime, socket, {
+          connection: { client: clientOf(socket), listener: listener() },
+          connect: { authority: req.url ?? '', rawHeaders: req.rawHeaders, head, credentials: credentialsOf(req) },
+          intercept, serveHttp,
+        }), tunnelDeps);
+      },
     } : {}),
     refused,
   });
-  const tlsToProxy = mode === 'explicit' && front ? createTlsToProxy(runtime, config, listener, (secure) => front.serve(secure)) : undefined;
+  const tlsToProxy = mode === 'explicit' && front ? createTlsToProxy(runtime, config, listener, (secure, raw) => {
+    drain.wraps(raw, secure);
+    front.serve(secure);
+  }) : undefined;
 
   const accept = (socket: net.Socket): void => {
+    drain.accepted(socket);
+    if (mode === 'transparent-tls') drain.tunnel(socket);
     if (transparent) {
       const original = deps.originalDestination.lookup(socket);
       if (original !== undefined) originals.set(socket, original);
@@ -163,7 +183,7 @@ export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, de
       if (transparent) deps.originalDestination.status(); // loads the addon now, logging once what is available
       return loop.listen();
     },
-    close: (graceMs = 0) => loop.close(graceMs, () => front?.closeIdleConnections()).then(() => {
+    close: (graceMs = 0) => loop.close(graceMs, () => drain.tick(loop.sockets, runtime.clock.now())).then(() => {
       front?.close();
       interceptor.close();
     }),

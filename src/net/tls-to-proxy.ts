@@ -34,7 +34,7 @@ export interface TlsToProxy {
  * connections are served like plain ones.
  */
 export const createTlsToProxy = (
-  runtime: ProxyRuntime, config: ListenerConfig, listener: () => string, serve: (secure: tls.TLSSocket) => void,
+  runtime: ProxyRuntime, config: ListenerConfig, listener: () => string, serve: (secure: tls.TLSSocket, raw: net.Socket) => void,
 ): TlsToProxy => {
   const clientCa = config.tls?.client_ca === undefined ? undefined : readClientCa(config.tls.client_ca);
   const trustedClientCas = clientCa === undefined ? [] : parsePemBundle(clientCa);
@@ -68,7 +68,7 @@ export const createTlsToProxy = (
               return;
             }
           }
-          serve(secure);
+          serve(secure, socket);
         },
         failed: (problem) => recordConnectionRefusal(runtime, {
           kind: 'http', connection: { client: { address: clientIpOf(socket.remoteAddress), port: socket.remotePort ?? 0 }, listener: listener() },

@@ -24,6 +24,12 @@ export const interceptNow = <L extends UpstreamLink>(stages: Stages<L>, destinat
   client.intercept({ flow, destination, scheme: 'https' }, buffered);
 };
 
+/**
+ * The start of an HTTP/1.x request line: an upper-case method and a space. Other bytes that are
+ * not TLS are for missing_sni to judge (with `allow`, a tunnel may carry any protocol).
+ */
+export const looksLikeHttp = (bytes: Buffer): boolean => /^[A-Z][A-Z-]{1,19} [!-~]/.test(bytes.toString('latin1', 0, 32));
+
 /** Plain HTTP inside a CONNECT (undici's ProxyAgent for http:// URLs): every request is judged like a forward request. */
 const serveInTunnel = <L extends UpstreamLink>(stages: Stages<L>, destination: Destination, buffered: Buffer): void => {
   const { flow, client } = stages;
@@ -110,7 +116,7 @@ export const splice = <L extends UpstreamLink>(
     }
     const hello = knownHello ?? await client.hello();
     if (knownHello === undefined) {
-      if (hello.result.status === 'not-tls') {
+      if (hello.result.status === 'not-tls' && looksLikeHttp(hello.buffered)) {
         // Plain HTTP after all: each request goes through the pools, judged in full.
         upstream.socket.destroy();
         serveInTunnel(stages, destination, hello.buffered);

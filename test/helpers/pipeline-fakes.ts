@@ -191,6 +191,8 @@ export interface TunnelInput {
   readonly hello: PeekResult;
   readonly original?: OriginalDestination;
   readonly client?: string;
+  /** What the client sent after the CONNECT (defaults: an HTTP request line when not TLS, else placeholder hello bytes). */
+  readonly buffered?: string;
 }
 
 /** A tunnel client and its deps, recording what the tunnel pipeline did. */
@@ -202,7 +204,7 @@ export const fakeTunnel = (context: FakeContext, input: TunnelInput): { client: 
     settle = resolve;
   })]);
   const record: TunnelRecord = { established: 0, refusals: [], intercepted: [], spliced: [], servedHttp: [], connects: [], prewarmed: [], done };
-  const hello = { result: input.hello, buffered: Buffer.from('hello-bytes') };
+  const hello = { result: input.hello, buffered: Buffer.from(input.buffered ?? (input.hello.status === 'not-tls' ? 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' : 'hello-bytes')) };
   let speaksHttp = input.connect !== undefined;
   const client: TunnelClient<FakeLink> = {
     connection: { client: { address: input.client ?? '10.1.1.1', port: 40000 }, listener: '127.0.0.1:3128' },

@@ -186,3 +186,11 @@ test('CONNECT host:80 under a rule for plain HTTP only opens a tunnel for plain 
   const none = await go(fakeContext({ rules }, { lookup: LOOKUP }), { connect: 'www.example.com:8080', hello: { status: 'not-tls' } });
   assert.deepEqual([none.flow?.status, none.flow?.reason, none.record.established], [403, 'port-not-allowed', 0]);
 });
+
+test('CONNECT: bytes that are neither TLS nor HTTP are sni-missing, or spliced untouched with missing_sni: allow', async () => {
+  const denied = await go(fakeContext({ rules: RULES }, { lookup: LOOKUP }), { connect: 'www.example.com:443', hello: { status: 'not-tls' }, buffered: 'hello through the tunnel' });
+  assert.deepEqual([denied.flow?.reason, denied.record.spliced.length, denied.record.servedHttp.length], ['sni-missing', 0, 0]);
+  const allowed = await go(fakeContext({ rules: RULES, missing_sni: 'allow' }, { lookup: LOOKUP }),
+    { connect: 'www.example.com:443', hello: { status: 'not-tls' }, buffered: 'hello through the tunnel' });
+  assert.deepEqual([allowed.record.spliced[0]?.buffered.toString(), allowed.record.servedHttp.length], ['hello through the tunnel', 0]);
+});
