@@ -19,6 +19,8 @@ export interface ProxyDeps {
   readonly onFlow?: (record: FlowRecord) => void;
   /** Where transparent listeners read a connection's original destination; SO_ORIGINAL_DST by default. */
   readonly originalDestination?: OriginalDestinationSource;
+  /** Log which CA was loaded or created (default true); worker processes leave that to the primary. */
+  readonly announceCa?: boolean;
   /** A ready CA (tests share one); otherwise start() loads or creates it in state_dir. */
   readonly certificateAuthority?: CertificateAuthority;
 }
@@ -40,6 +42,13 @@ export interface Proxy {
   /** Counters since start. */
   stats(): { readonly flows: number; readonly denied: number; readonly wouldDeny: number; readonly activeConnections: number };
 }
+
+/** The one notice about the CA: created (clients must now trust it) or loaded, and its warnings. */
+export const announceCa = (logger: Logger, authority: CertificateAuthority): void => {
+  logger.info({ cert: authority.certFile, fingerprint256: authority.fingerprint256, created: authority.created },
+    authority.created ? 'created a new CA; clients that should accept intercepted TLS must trust it (portcullis ca trust)' : 'CA loaded');
+  for (const warning of authority.warnings) logger.warn({ cert: authority.certFile }, warning);
+};
 
 /** The one construction point: builds the state, the upstream pool and the listeners. */
 export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy => {
@@ -87,9 +96,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     async start() {
       if (!authority) {
         authority = await loadOrCreateCertificateAuthority(caOptionsFromConfig(config));
-        logger.info({ cert: authority.certFile, fingerprint256: authority.fingerprint256, created: authority.created },
-          authority.created ? 'created a new CA; clients that should accept intercepted TLS must trust it (portcullis ca trust)' : 'CA loaded');
-        for (const warning of authority.warnings) logger.warn({ cert: authority.certFile }, warning);
+        if (deps.announceCa !== false) announceCa(logger, authority);
       }
       const bound: string[] = [];
       try {

@@ -1,10 +1,9 @@
 import { loadConfig } from '../config/load-config.js';
+import { compileConfigPolicy } from './compile-config-policy.js';
 import { formatProblem } from '../config/config-problem.js';
 import { formatAuthority, parseAbsoluteTarget, parseAuthority, type Destination } from '../flow/destination.js';
 import { parseHost } from '../flow/host.js';
 import type { Decision } from '../policy/decision.js';
-import { compilePolicy } from '../policy/policy-engine.js';
-import { expandGroups } from '../proxy-state.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-io.js';
 
 export interface ExplainOptions {
@@ -74,13 +73,8 @@ export const explainCommand = async (method: string, url: string, options: Expla
     io.stderr.write(`--client must be an IP address, got "${options.client}"\n`);
     return EXIT_USAGE;
   }
-  let policy;
-  try {
-    policy = compilePolicy(expandGroups(loaded.config));
-  } catch (error) {
-    io.stderr.write(`${options.config}: ${(error as Error).message}\n`);
-    return EXIT_USAGE;
-  }
+  const policy = compileConfigPolicy(loaded.config, options.config, io);
+  if (policy === undefined) return EXIT_USAGE;
   const { destination } = target;
   const tls = target.connect || target.scheme === 'https';
   const facts = {

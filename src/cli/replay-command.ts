@@ -1,8 +1,7 @@
 import { formatProblem, loadConfig } from '../config/load-config.js';
+import { compileConfigPolicy } from './compile-config-policy.js';
 import { formatReplay, summarizeReplay } from '../learn/format-replay.js';
 import { replayRequests } from '../learn/replay.js';
-import { compilePolicy } from '../policy/policy-engine.js';
-import { expandGroups } from '../proxy-state.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIo } from './cli-io.js';
 import { readLogInput } from './log-input.js';
 
@@ -24,13 +23,8 @@ export const replayCommand = async (logs: readonly string[], options: ReplayComm
     io.stderr.write(`${options.config}: the candidate config was not accepted\n`);
     return EXIT_USAGE;
   }
-  let policy;
-  try {
-    policy = compilePolicy(expandGroups(loaded.config));
-  } catch (error) {
-    io.stderr.write(`${options.config}: ${(error as Error).message}\n`);
-    return EXIT_USAGE;
-  }
+  const policy = compileConfigPolicy(loaded.config, options.config, io);
+  if (policy === undefined) return EXIT_USAGE;
   const input = await readLogInput(logs, io, { skipBadLines: options.skipBadLines === true });
   if (!input.ok) return input.exitCode;
   if (loaded.config.dry_run) io.stderr.write(`note: ${options.config} has dry_run: true; replay judges its rules as if they were enforced\n`);

@@ -54,7 +54,8 @@ const run = (): void => {
         );
       }
       try {
-        proxy = createProxy(message.config, { logger, onFlow });
+        // The primary created or loaded the CA before forking and said so, once.
+        proxy = createProxy(message.config, { logger, onFlow, announceCa: false });
       } catch (error) {
         send({ type: 'failed', message: (error as Error).message });
         return;

@@ -4,7 +4,7 @@ import type { ProxyConfig } from '../config/schema.js';
 import type { FlowRecord } from '../flow/flow-record.js';
 import type { Logger } from '../logging/logger.js';
 import type { Listener } from '../net/listener.js';
-import type { Proxy } from '../proxy.js';
+import { announceCa, type Proxy } from '../proxy.js';
 import { buildProxyState, type ProxyState } from '../proxy-state.js';
 import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from '../tls/certificate-authority.js';
 import type { FromWorker, ToWorker, WorkerStats } from './worker-protocol.js';
@@ -112,6 +112,7 @@ export const createWorkerPool = (
     },
     async start() {
       authority = await loadOrCreateCertificateAuthority(caOptionsFromConfig(config));
+      announceCa(deps.logger, authority);
       // Workers accept on the shared listening sockets themselves (as nginx workers do): with
       // node's default round-robin the primary accepts every connection and passes it over IPC,
       // which made new-connection-per-request loads slower with two workers than with one.

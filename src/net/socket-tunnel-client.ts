@@ -91,6 +91,11 @@ export const socketTunnelClient = (runtime: ProxyRuntime, socket: net.Socket, op
       await relayTunnel(socket, upstream.socket, runtime.state().config.timeouts.tunnel_idle);
       return { up: upstream.socket.bytesWritten, down: upstream.socket.bytesRead };
     },
-    close: () => socket.destroy(),
+    close: () => {
+      // end(), not destroy(): what was written (a 200) still reaches a client that half-closed.
+      if (socket.destroyed) return;
+      socket.end();
+      linger();
+    },
   };
 };

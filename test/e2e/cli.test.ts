@@ -226,7 +226,7 @@ test('run --workers 2 shares the listener between two processes, with one access
   const dir = tempDir(t);
   const logFile = path.join(dir, 'access.log');
   const file = path.join(dir, 'p.yaml');
-  writeFileSync(file, configFor(origin.port, `log: { format: json, file: ${logFile} }\n`));
+  writeFileSync(file, configFor(origin.port, `log: { format: json, file: ${logFile} }\nstate_dir: ${path.join(dir, 'state')}\n`));
   const cli = startCli(t, ['-c', file, '--workers', '2']);
   const [, address] = await cli.waitFor(/listening on http:\/\/(127\.0\.0\.1:\d+)/, 'stderr', 20_000);
   const proxy = `http://${address}`;
@@ -234,7 +234,7 @@ test('run --workers 2 shares the listener between two processes, with one access
     assert.equal((await curl(['-x', proxy, `http://allowed.test:${origin.port}/w${i}`])).status, 200);
   }
   assert.equal((await curl(['-x', proxy, `http://denied.test:${origin.port}/`])).status, 403);
-  writeFileSync(file, `${configFor(origin.port)}  - name: later\n    hosts: [denied.test]\n    ports: [${origin.port}]\nlog: { format: json, file: ${logFile} }\n`);
+  writeFileSync(file, `${configFor(origin.port)}  - name: later\n    hosts: [denied.test]\n    ports: [${origin.port}]\nlog: { format: json, file: ${logFile} }\nstate_dir: ${path.join(dir, 'state')}\n`);
   cli.child.kill('SIGHUP');
   await cli.waitFor(/config reloaded/);
   await new Promise((r) => setTimeout(r, 200));
@@ -249,6 +249,8 @@ test('run --workers 2 shares the listener between two processes, with one access
     assert.equal((await curl(['-x', proxy, `http://allowed.test:${origin.port}/rotated-${i}`])).status, 200);
   }
   assert.equal(await cli.stop(), 0);
+  assert.equal(cli.stderr().match(/created a new CA/g)?.length, 1, 'the CA notice is printed once, by the primary');
+  assert.doesNotMatch(cli.stderr(), /CA loaded/, 'and the workers say nothing about the CA');
   const read = (name: string): Array<{ flow_id: string; url: string }> =>
     readFileSync(name, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { flow_id: string; url: string });
   const lines = read(`${logFile}.1`);

@@ -10,6 +10,7 @@ import { test, type TestContext } from 'node:test';
 import { clientTlsProfile, serverContextOptions, type ClientTlsProfile } from '../../src/tls/client-tls-profile.js';
 import { runCommand } from '../helpers/clients.js';
 import { makeOriginCertificates } from '../helpers/test-certs.js';
+import { startTestProxy, testProxyCa } from '../helpers/test-proxy.js';
 
 /**
  * The server-side TLS settings every Portcullis TLS server uses (serverContextOptions), checked
@@ -56,27 +57,44 @@ const testssl = ['testssl', 'testssl.sh'].find((name) => {
 /** Lines testssl.sh marks as findings ("not vulnerable (OK)" is lower case and never matches). */
 const findings = (report: string): string[] => report.split('\n').filter((line) => /NOT ok|VULNERABLE/.test(line)).map((line) => line.trim());
 
-const scan = async (port: number): Promise<string> => {
-  const result = await runCommand(testssl ?? 'testssl', ['--quiet', '--color', '0', '--warnings', 'off', '-p', '-s', '-P', '-U', `127.0.0.1:${port}`], { timeoutMs: 240_000 });
-  assert.match(result.stdout, /Done .*127\.0\.0\.1/, `testssl did not finish:\n${result.stdout}\n${result.stderr}`);
+/** testssl.sh against `target` ("host:port"); with `ip`, the name is sent as SNI to that address. */
+const scan = async (target: string, ip?: string): Promise<string> => {
+  const result = await runCommand(testssl ?? 'testssl', ['--quiet', '--color', '0', '--warnings', 'off', '-p', '-s', '-P', '-U',
+    ...(ip ? ['--ip', ip] : []), target], { timeoutMs: 240_000 });
+  assert.match(result.stdout, /Done /, `testssl did not finish:\n${result.stdout}\n${result.stderr}`);
   return result.stdout;
 };
 
-test('testssl.sh finds nothing "NOT ok" or "VULNERABLE" on a modern listener, and only the documented TLS 1.0 findings on a legacy one', {
+const assertModern = (report: string): void => {
+  assert.deepEqual(findings(report), [], report);
+  assert.match(report, /TLS 1 {6}not offered/);
+  assert.match(report, /TLS 1\.1 {4}not offered/);
+  assert.match(report, /Obsolete CBC ciphers \(AES, ARIA etc\.\) +not offered/);
+  assert.match(report, /Has server cipher order\? +yes \(OK\)/);
+  assert.match(report, /Secure Client-Initiated Renegotiation +not vulnerable \(OK\)/);
+  assert.match(report, /ROBOT +Server does not support any cipher suites that use RSA key transport/);
+};
+
+test('testssl.sh finds nothing "NOT ok" or "VULNERABLE" on the proxy\'s TLS port and on an intercepted leaf, and only the documented TLS 1.0 findings on a legacy listener', {
   skip: testssl === undefined ? 'testssl.sh is not installed (scripts/install-test-deps.sh installs it from Debian)' : false,
   timeout: 300_000,
 }, async (t) => {
-  const modern = await serve(t, clientTlsProfile({}), ecdsa);
+  // The real thing: TLS to the proxy itself on its explicit port, and a leaf minted for a host
+  // it intercepts, on a transparent-tls listener (testssl.sh's own --proxy mode sends a CONNECT
+  // with bare LF line ends, which Node's parser refuses); a paths rule, so no origin is dialed.
+  await testProxyCa();
+  const proxy = await startTestProxy(t, {
+    listen: [{ address: '127.0.0.1:0' }, { address: '127.0.0.1:0', mode: 'transparent-tls' }],
+    rules: [{ name: 'inspect', hosts: ['intercepted.test'], paths: ['/only'] }],
+    limits: { max_connections_per_client: 10_000 },
+  });
+  const transparentPort = Number(proxy.proxy.listeners[1]?.address().split(':').pop());
   const legacy = await serve(t, clientTlsProfile({ tls: { min_version: 'TLSv1', require_client_certificate: false } }), rsaLeaf(t));
-  const [modernReport, legacyReport] = await Promise.all([scan(modern.port), scan(legacy.port)]);
-
-  assert.deepEqual(findings(modernReport), [], modernReport);
-  assert.match(modernReport, /TLS 1 {6}not offered/);
-  assert.match(modernReport, /TLS 1\.1 {4}not offered/);
-  assert.match(modernReport, /Obsolete CBC ciphers \(AES, ARIA etc\.\) +not offered/);
-  assert.match(modernReport, /Has server cipher order\? +yes \(OK\)/);
-  assert.match(modernReport, /Secure Client-Initiated Renegotiation +not vulnerable \(OK\)/);
-  assert.match(modernReport, /ROBOT +Server does not support any cipher suites that use RSA key transport/);
+  const [toProxy, intercepted, legacyReport] = await Promise.all([
+    scan(`127.0.0.1:${proxy.port}`), scan(`intercepted.test:${transparentPort}`, '127.0.0.1'), scan(`127.0.0.1:${legacy.port}`),
+  ]);
+  assertModern(toProxy);
+  assertModern(intercepted);
 
   // docs/configuration.md (listen): a listener that accepts TLS 1.0/1.1 needs CBC ciphers, so
   // testssl.sh reports BEAST (TLS 1.0 CBC, mitigated by clients) and LUCKY13 (any CBC).
