@@ -22,12 +22,13 @@ export interface ProposedRule {
   readonly covers: Coverage;
 }
 
-/** Lines not proposed, grouped by why and host. */
+/** Lines not proposed, grouped by why (a reason code or a note) and host. */
 export interface SetAside {
   readonly why: string;
   readonly host: string;
+  /** How many lines, and from which clients (lines per client IP). */
   readonly count: number;
-  readonly clients: ReadonlyMap<string, number>;
+  readonly clients: Coverage['clients'];
   /** A few distinct "METHOD URL" examples. */
   readonly examples: readonly string[];
 }

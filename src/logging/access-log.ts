@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { PortcullisError } from '../errors.js';
 import type { FlowRecord } from '../flow/flow-record.js';
 import { formatConsole, formatJson, formatSquid } from './access-log-format.js';
+import { drained, errorCode, pendingBytes, settleWaiters, whenClosed, whenSettled, type Sink } from './log-sink.js';
 
 export type AccessLogFormat = 'json' | 'squid' | 'console';
 
@@ -38,53 +39,6 @@ export interface AccessLog {
 const DEFAULT_WATCH_INTERVAL_MS = 1000;
 const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const FILE_MODE = 0o640;
-
-/** One output stream and the bookkeeping flush() needs: write callbacks fire in write order. */
-interface Sink {
-  readonly stream: NodeJS.WritableStream;
-  /** Opened by us, so ended by us (stdout is not). */
-  readonly owned: boolean;
-  fd: number | undefined;
-  failed: boolean;
-  issued: number;
-  completed: number;
-  readonly waiters: Array<{ readonly target: number; readonly resolve: () => void }>;
-  /** Lines in each write issued and not yet completed, oldest first (a write carries a batch). */
-  readonly batches: number[];
-  /** Callback shared by all of this sink's writes: no closure per write. */
-  readonly written: (err?: Error | null) => void;
-  readonly failure: (err: Error) => void;
-  /** Resolves when the sink this one replaced has closed; until then this one holds its lines. */
-  readonly after: Promise<void>;
-}
-
-const pendingBytes = (stream: NodeJS.WritableStream): number =>
-  (stream as Partial<Writable>).writableLength ?? 0;
-
-const settleWaiters = (sink: Sink): void => {
-  while (sink.waiters.length > 0 && sink.waiters[0]!.target <= sink.completed) sink.waiters.shift()!.resolve();
-};
-
-const drained = (sink: Sink): Promise<void> =>
-  sink.completed >= sink.issued
-    ? Promise.resolve()
-    : new Promise((resolve) => sink.waiters.push({ target: sink.issued, resolve }));
-
-const whenClosed = (stream: fs.WriteStream): Promise<void> =>
-  new Promise((resolve) => {
-    if (stream.closed) return resolve();
-    stream.once('close', () => resolve());
-  });
-
-/** Open, or failed and closed. */
-const whenSettled = (stream: fs.WriteStream): Promise<void> =>
-  new Promise((resolve) => {
-    if (!stream.pending || stream.closed) return resolve();
-    stream.once('ready', () => resolve());
-    stream.once('close', () => resolve());
-  });
-
-const errorCode = (err: Error): string => (err as NodeJS.ErrnoException).code ?? err.name;
 
 export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps): AccessLog => {
   const color = options.color ?? false;
