@@ -11,6 +11,7 @@ import { createResolver, type LookupAll, type Resolver } from './net/resolver.js
 import { createParentDialers } from './net/parent-proxy-dialer.js';
 import { parseParentProxyUrl, type ParentProxy } from './config/parent-proxy-url.js';
 import { createUpstreamDialer, type UpstreamDialer } from './net/upstream-dialer.js';
+import { compileRequestControls, type RequestControls } from './pipeline/request-controls.js';
 
 /**
  * Everything derived from one config: built once, immutable, swapped whole on reload so that
@@ -28,6 +29,8 @@ export interface ProxyState {
   readonly upstreamTls: UpstreamTlsSettings;
   /** Names to addresses: `resolve:` pins, then DNS. The dialers use it; so does verification through a parent proxy. */
   readonly resolver: Resolver;
+  /** Header rules, credentials to inject and budgets, per rule. */
+  readonly controls: RequestControls;
   /** Present when `auth.basic` is configured: every client must authenticate. */
   readonly authenticator?: BasicAuthenticator;
 }
@@ -101,7 +104,31 @@ const upstreamTlsSettings = (config: ProxyConfig): UpstreamTlsSettings => {
   return Object.freeze({ ca, minVersion, context: tls.createSecureContext({ ca: [...ca], minVersion }) });
 };
 
-export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: () => number = Date.now): ProxyState => {
+/**
+ * The secret of rules[ruleIndex].inject[entryIndex]: the environment variable or the file (its
+ * trailing newline dropped), read now; a reload reads them again (a rotated file is picked up).
+ * Errors name the rule and the source, never a value.
+ */
+const secretReader = (config: ProxyConfig, env: NodeJS.ProcessEnv) => (ruleIndex: number, entryIndex: number): string => {
+  const rule = config.rules[ruleIndex];
+  const source = rule?.inject?.[entryIndex]?.secret;
+  const where = `rules[${ruleIndex}] (${rule?.name ?? '?'}).inject[${entryIndex}].secret`;
+  if (source === undefined) throw new PortcullisError('PCL_ERR_CONFIG_INVALID', `${where}: missing`);
+  if ('env' in source) {
+    const value = env[source.env];
+    if (value === undefined || value === '') throw new PortcullisError('PCL_ERR_CONFIG_INVALID', `${where}: the environment variable ${source.env} is not set`);
+    return value;
+  }
+  try {
+    const value = readFileSync(source.file, 'utf8').replace(/\r?\n$/, '');
+    if (value === '') throw new Error('the file is empty');
+    return value;
+  } catch (error) {
+    throw new PortcullisError('PCL_ERR_CONFIG_READ', `${where}: cannot read ${source.file}: ${(error as Error).message}`, { cause: error });
+  }
+};
+
+export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: () => number = Date.now, env: NodeJS.ProcessEnv = process.env): ProxyState => {
   const policy = compilePolicy(expandGroups(config));
   const authenticator = loadAuthenticator(config, now);
   const resolver = createResolver(config.resolve, lookup);
@@ -116,6 +143,7 @@ export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: ()
     : undefined;
   return Object.freeze({
     config, policy, resolver,
+    controls: compileRequestControls(config, secretReader(config, env)),
     dialer: viaParent?.tunnel ?? direct,
     httpDialer: viaParent?.direct ?? direct,
     ...(parent ? { parent } : {}),

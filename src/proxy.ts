@@ -8,6 +8,7 @@ import { createListener, type Listener } from './net/listener.js';
 import type { LookupAll } from './net/resolver.js';
 import { createOriginalDestinationSource, type OriginalDestinationSource } from './net/original-destination.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
+import { createRateLimiter } from './pipeline/rate-limiter.js';
 import type { Clock, ProxyRuntime } from './runtime.js';
 
 export interface ProxyDeps {
@@ -84,6 +85,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
       return authority;
     },
     caForDownload: () => authority,
+    rateLimiter: createRateLimiter(),
   };
   // SO_ORIGINAL_DST through the native addon, loaded (and logged) when a transparent listener starts.
   const listenerDeps = { originalDestination: deps.originalDestination ?? createOriginalDestinationSource({ logger }) };

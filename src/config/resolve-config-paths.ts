@@ -4,7 +4,7 @@ import type { ProxyConfig } from './schema.js';
 
 /**
  * Resolves the file paths a config names (state_dir, ca.cert, ca.key, upstream.tls.extra_ca,
- * log.file unless "-", auth.basic.users_file) against `baseDir`, normally the config file's directory. Returns a new
+ * log.file unless "-", auth.basic.users_file, addons, rules[].inject[].secret.file) against `baseDir`, normally the config file's directory. Returns a new
  * frozen config; absolute paths are kept as written.
  */
 export const resolveConfigPaths = (config: ProxyConfig, baseDir: string): ProxyConfig => {
@@ -26,5 +26,10 @@ export const resolveConfigPaths = (config: ProxyConfig, baseDir: string): ProxyC
     }),
     log: { ...config.log, file: config.log.file === '-' ? '-' : resolve(config.log.file) },
     ...(config.auth && { auth: { ...config.auth, basic: { ...config.auth.basic, users_file: resolve(config.auth.basic.users_file) } } }),
+    addons: config.addons.map(resolve),
+    rules: config.rules.map((rule) => rule.inject === undefined ? rule : {
+      ...rule,
+      inject: rule.inject.map((entry) => ('file' in entry.secret ? { ...entry, secret: { file: resolve(entry.secret.file) } } : entry)),
+    }),
   });
 };

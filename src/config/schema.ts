@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { parseParentProxyUrl } from './parent-proxy-url.js';
+import { HeaderRulesSchema, InjectSchema, RateSchema } from './request-controls-schema.js';
 import { z } from 'zod';
 import { parseHostPattern, patternKey } from '../policy/host-pattern.js';
 import { validateRulePath } from '../policy/path-normalizer.js';
@@ -88,6 +89,14 @@ const RuleSchema = z.strictObject({
   mode: z.enum(['enforce', 'report']).optional(),
   /** A spliced tunnel whose ClientHello carries Encrypted Client Hello (its SNI is only a public name). */
   ech: z.enum(['deny', 'allow']).optional(),
+  /** Header rules for the requests this rule allows (after the global ones). */
+  headers: HeaderRulesSchema.optional(),
+  /** Credentials injected into this rule's intercepted requests. */
+  inject: z.array(InjectSchema).min(1).optional(),
+  /** Request bodies beyond this many bytes get 413 (body-too-large). */
+  max_request_bytes: z.number().int().min(0).optional(),
+  /** Requests per client beyond this rate get 429 (rate-limited) with Retry-After. */
+  rate: RateSchema.optional(),
   comment: z.string().optional(),
 }).superRefine((rule, ctx) => {
   rule.paths?.forEach((path, index) => {
@@ -113,6 +122,10 @@ const RuleSchema = z.strictObject({
 });
 
 export const ProxyConfigSchema = z.strictObject({
+  /** Addon modules (.ts, .mts, .js, .mjs), run in this order; paths are relative to the config file. */
+  addons: z.array(z.string().min(1)).default([]),
+  /** Header rules for every forwarded request and response. */
+  headers: HeaderRulesSchema.optional(),
   listen: z.array(ListenerSchema).min(1, 'list at least one listener')
     .default([{ address: '127.0.0.1:3128', mode: 'explicit' }]),
   admin: z.strictObject({

@@ -10,6 +10,7 @@ export interface SyntheticResponse {
 
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 407: 'Proxy Authentication Required', 408: 'Request Timeout',
+  413: 'Content Too Large', 429: 'Too Many Requests',
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error', 502: 'Bad Gateway', 503: 'Service Unavailable',
   504: 'Gateway Timeout',
 };
@@ -17,6 +18,9 @@ const STATUS_TEXT: Record<number, string> = {
 export const statusText = (status: number): string => STATUS_TEXT[status] ?? 'Error';
 
 const oneLine = (text: string): string => text.replace(/[\r\n\x00-\x1f\x7f]+/g, ' ');
+
+/** Denials answered with another status than 403: the client can do something about them. */
+const DENY_STATUS: Partial<Record<DenyDecision['reason'], number>> = { 'body-too-large': 413, 'rate-limited': 429 };
 
 /** A short plain-text body naming the host, the reason and what decided. */
 export const denyResponse = (target: string, decision: DenyDecision): SyntheticResponse => {
@@ -31,9 +35,10 @@ export const denyResponse = (target: string, decision: DenyDecision): SyntheticR
   if (decision.detail) lines.push(`detail:     ${oneLine(decision.detail)}`);
   const type: ProxyErrorType = decision.reason === 'address-blocked' ? 'destination_ip_prohibited' : 'http_request_denied';
   return {
-    status: 403,
+    status: DENY_STATUS[decision.reason] ?? 403,
     headers: {
       'content-type': 'text/plain; charset=utf-8',
+      ...(decision.retryAfter !== undefined ? { 'retry-after': String(decision.retryAfter) } : {}),
       'proxy-status': formatProxyStatus(type, `${decision.reason}${decision.rule ? ` rule=${decision.rule}` : ''}`),
       'x-portcullis-reason': decision.reason,
       ...(decision.rule ? { 'x-portcullis-rule': decision.rule } : {}),

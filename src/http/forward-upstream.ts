@@ -5,6 +5,7 @@ import { whenResponseClosed } from './when-response-closed.js';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
 import type { ForwardRoute } from '../pipeline/request-pipeline.js';
 import { refuseFailure } from '../pipeline/refusal.js';
+import { requestHeadersFor, responseHeadersFor } from '../pipeline/request-controls.js';
 import { redactHeaderObject, redactHeaders } from '../flow/redact-headers.js';
 import { PortcullisError, isPortcullisError } from '../errors.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -27,7 +28,7 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
   const { flow, destination, pathAndQuery, scheme } = route;
   const pool = runtime.upstreamPools.poolFor(destination, scheme, route.checked);
   const defaultPort = scheme === 'https' ? 443 : 80;
-  const headers = stripHopByHop(req.rawHeaders, DROP_HOST);
+  const headers = requestHeadersFor(stripHopByHop(req.rawHeaders, DROP_HOST), route.controls, flow.client.address, route.inject);
   headers.unshift('Host', formatHostHeader(destination, defaultPort));
   const method = req.method ?? 'GET';
   // HTTP/2 requests need no Content-Length: their stream says whether a body follows.
@@ -85,7 +86,7 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
         const raw: string[] = new Array<string>(rawHeaders.length);
         for (let i = 0; i < rawHeaders.length; i += 1) raw[i] = (rawHeaders[i] as Buffer).toString('latin1');
         try {
-          const sent = stripHopByHop(raw);
+          const sent = responseHeadersFor(stripHopByHop(raw), route.controls);
           flow.responded(statusCode, redactHeaders(sent), runtime.clock.now());
           const responseHeaders = sent as unknown as http.OutgoingHttpHeaders;
           // HTTP/2 has no reason phrase.
@@ -147,9 +148,14 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
     // Over HTTP/2 the stream must outlive undici's interest in the body: destroying it when undici
     // stops reading (an early response) would reset it before the response's END_STREAM went out.
     const chunks = req.httpVersionMajor >= 2 ? req.iterator({ destroyOnReturn: false }) : req;
+    const limit = route.controls.maxRequestBytes;
     for await (const chunk of chunks as AsyncIterable<Buffer>) {
       bytesUp += chunk.length;
       flow.transferred(bytesUp, bytesDown);
+      // A body without a declared length (chunked, HTTP/2) is cut as soon as it passes the budget.
+      if (limit !== undefined && bytesUp > limit) {
+        throw new PortcullisError('PCL_ERR_BODY_TOO_LARGE', `the body passed max_request_bytes (${limit}); the upload was cut`);
+      }
       yield chunk;
     }
   }

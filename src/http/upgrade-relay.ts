@@ -10,6 +10,7 @@ import { relayTunnel } from '../net/tunnel-relay.js';
 import { startUpstreamTls } from '../net/upstream-tls.js';
 import type { HttpFlow } from '../pipeline/flow.js';
 import { refuseFailure } from '../pipeline/refusal.js';
+import { requestHeadersFor } from '../pipeline/request-controls.js';
 import type { ForwardRoute, RequestExchange } from '../pipeline/request-pipeline.js';
 import type { ProxyRuntime } from '../runtime.js';
 import { errorResponse, serializeParts, type SyntheticResponse } from './deny-response.js';
@@ -92,7 +93,7 @@ const relayUpgrade = async (runtime: ProxyRuntime, req: http.IncomingMessage, cl
       ? await startUpstreamTls(dialed.socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' }, state.upstreamTls, ['http/1.1'], state.config.timeouts.upstream_connect)
       : dialed.socket;
     upstream.on('error', () => {});
-    const headers = stripHopByHop(req.rawHeaders, KEEP_FOR_UPGRADE);
+    const headers = requestHeadersFor(stripHopByHop(req.rawHeaders, KEEP_FOR_UPGRADE), route.controls, flow.client.address, route.inject);
     const lines = [`${req.method ?? 'GET'} ${route.pathAndQuery} HTTP/1.1`, `Host: ${formatHostHeader(destination, scheme === 'https' ? 443 : 80)}`];
     for (let i = 0; i < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`);
     lines.push('Connection: Upgrade', `Upgrade: ${req.headers.upgrade ?? ''}`);

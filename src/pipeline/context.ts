@@ -2,6 +2,7 @@ import type { FlowRecord } from '../flow/flow-record.js';
 import type { Logger } from '../logging/logger.js';
 import type { ProxyState } from '../proxy-state.js';
 import type { Clock } from '../runtime.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 /** What the pipeline's stages need of the proxy: one per proxy instance, passed explicitly. */
 export interface PipelineContext {
@@ -12,6 +13,8 @@ export interface PipelineContext {
   nextFlowId(): string;
   /** Called exactly once per finished flow (access log, dashboard, metrics). */
   recordFlow(record: FlowRecord): void;
+  /** Per-client request budgets (`rules[].rate`), kept across reloads. */
+  readonly rateLimiter: RateLimiter;
   /** The proxy's CA as clients download it (http://portcullis.invalid/); undefined before start(). */
   caForDownload(): { readonly certPem: string; readonly certDer: Buffer; readonly fingerprint256: string } | undefined;
 }

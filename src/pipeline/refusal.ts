@@ -40,6 +40,11 @@ export const refuseFailure = (flow: AnyFlow, target: string, error: unknown): Re
   const failure = asPortcullisError(error);
   flow.failed(failure);
   if (failure.code === 'PCL_ERR_CLIENT_ABORTED') return undefined;
+  if (failure.code === 'PCL_ERR_BODY_TOO_LARGE') {
+    const tooLarge = deny('body-too-large', flow.decidingRule, failure.message);
+    flow.decided(tooLarge);
+    return refuseByPolicy(target, tooLarge);
+  }
   if (failure.code === 'PCL_ERR_ADDRESS_BLOCKED') {
     const blocked = deny('address-blocked', flow.decidingRule, failure.message);
     flow.decided(blocked);

@@ -10,7 +10,9 @@ import { decideRequest, enforce, type Verdict } from './decide.js';
 import type { CheckedDestination } from './dialing.js';
 import { HttpFlow, type FlowOrigin } from './flow.js';
 import { identifyRequest, originOf, type Identification, type RequestHead, type RequestSource } from './identify-request.js';
+import { judgeControls } from './judge-controls.js';
 import { judgeUpgrade } from './judge-upgrade.js';
+import { pathWithCredentials, type RuleControls } from './request-controls.js';
 import { refuseMalformed, type Refusal } from './refusal.js';
 import { validateRequestHead } from '../flow/validate-request-head.js';
 
@@ -24,6 +26,10 @@ export interface ForwardRoute {
   readonly url: string;
   /** Set when the decision pinned the addresses to dial (transparent verification). */
   readonly checked?: CheckedDestination;
+  /** Header rules, credentials and the body budget of the rule that allowed it. */
+  readonly controls: RuleControls;
+  /** The rule's credentials go into this request. */
+  readonly inject: boolean;
 }
 
 /**
@@ -153,8 +159,15 @@ const route = (
         return;
       }
     }
+    const judged = judgeControls(context, flow, exchange.head, source, decided.decision, identified.url);
+    if (judged.refusal) {
+      exchange.answer(flow, judged.refusal.response);
+      return;
+    }
     exchange.forward({
-      flow, destination: identified.destination, scheme: identified.scheme, pathAndQuery: identified.pathAndQuery, url: identified.url,
+      flow, destination: identified.destination, scheme: identified.scheme, url: identified.url,
+      pathAndQuery: judged.inject ? pathWithCredentials(identified.pathAndQuery, judged.controls) : identified.pathAndQuery,
+      controls: judged.controls, inject: judged.inject,
       ...(decided.checked ? { checked: decided.checked } : {}),
     });
   }, fail);

@@ -18,7 +18,13 @@ export type DenyReason =
   /** An Upgrade (h2c, WebSocket, other) that would escape per-request policy. */
   | 'upgrade-not-allowed'
   /** A spliced tunnel's ClientHello carries Encrypted Client Hello: its SNI is only a public name. */
-  | 'ech-present';
+  | 'ech-present'
+  /** A credential stand-in (rules[].inject[].replace) sent anywhere but where its rule injects the secret. */
+  | 'credential-misdirected'
+  /** A request body beyond the rule's max_request_bytes (413). */
+  | 'body-too-large'
+  /** More requests from this client than the rule's rate (429 with Retry-After). */
+  | 'rate-limited';
 
 export type AllowDecision = {
   readonly verdict: 'allow';
@@ -49,6 +55,8 @@ export type DenyDecision = {
   readonly detail?: string;
   /** A rule in `mode: report` that would have allowed this (the first in config order); it was not enforced. */
   readonly wouldAllow?: string;
+  /** rate-limited: seconds until the client may try again (Retry-After). */
+  readonly retryAfter?: number;
 };
 
 export type Decision = AllowDecision | DenyDecision;

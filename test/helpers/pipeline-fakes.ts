@@ -13,6 +13,7 @@ import type { PeekResult } from '../../src/net/peek-client-hello.js';
 import type { LookupAll } from '../../src/net/resolver.js';
 import type { UpstreamDialer } from '../../src/net/upstream-dialer.js';
 import type { PipelineContext } from '../../src/pipeline/context.js';
+import { createRateLimiter } from '../../src/pipeline/rate-limiter.js';
 import type { CheckedDestination, UpstreamLink } from '../../src/pipeline/dialing.js';
 import type { RequestSource, TunnelContext } from '../../src/pipeline/identify-request.js';
 import type { ForwardRoute, RequestExchange } from '../../src/pipeline/request-pipeline.js';
@@ -88,6 +89,7 @@ export const fakeContext = (
         waiter.resolve();
       }
     },
+    rateLimiter: createRateLimiter(),
     caForDownload: () => ({ certPem: '-----BEGIN CERTIFICATE-----\nfake\n-----END CERTIFICATE-----\n', certDer: Buffer.from('fake'), fingerprint256: 'AA:BB' }),
   };
 };

@@ -1,6 +1,7 @@
 import type { TestContext } from 'node:test';
 import { createAdmin, type Admin, type AdminOptions } from '../../src/admin/admin.js';
 import { createProxy, type Proxy } from '../../src/proxy.js';
+import type { FlowRecord } from '../../src/flow/flow-record.js';
 import { testConfig, testProxyCa, type TestConfigInput } from './test-proxy.js';
 
 export interface TestAdmin {
@@ -10,6 +11,8 @@ export interface TestAdmin {
   readonly proxyUrl: string;
   /** "http://127.0.0.1:PORT" of the admin listener. */
   readonly adminUrl: string;
+  /** Every finished flow record, as the access log gets them. */
+  readonly records: FlowRecord[];
   /** Waits (bounded) until the admin has recorded at least n flows. */
   waitForFlows(n: number, timeoutMs?: number): Promise<void>;
   /** GET (or other method) on the admin listener; JSON-decoded when the answer is JSON. */
@@ -22,8 +25,12 @@ export const startTestAdmin = async (
 ): Promise<TestAdmin> => {
   const config = testConfig(input);
   const sink: { admin?: Admin } = {};
+  const records: FlowRecord[] = [];
   const proxy = createProxy(config, {
-    onFlow: (record) => sink.admin?.record(record),
+    onFlow: (record) => {
+      records.push(record);
+      sink.admin?.record(record);
+    },
     ...(config.ca.cert === undefined ? { certificateAuthority: await testProxyCa() } : {}),
   });
   const admin = createAdmin(proxy, { address: options.address ?? '127.0.0.1:0', flowBuffer: config.admin?.flows ?? 1000, ...options });
@@ -37,6 +44,7 @@ export const startTestAdmin = async (
   return {
     proxy,
     admin,
+    records,
     proxyUrl: `http://${proxyAddress}`,
     adminUrl,
     async waitForFlows(n, timeoutMs = 5000) {
