@@ -27,3 +27,6 @@ export { DEFAULT_CONFIG_YAML, loadDefaultConfig } from './config/default-config.
 export type { Decision, AllowDecision, DenyDecision, DenyReason } from './policy/decision.js';
 export type { FlowRecord, FlowTls, FlowTimings, HeaderPair } from './flow/flow-record.js';
 export { PortcullisError, isPortcullisError, type PortcullisErrorCode } from './errors.js';
+export { defineAddon, type Addon, type AddonFlow, type AddonRequestFlow, type AddonResponseFlow, type AddonVerdict, type AddonResponse, type AddonClientHello } from './addons/addon-api.js';
+/** The path normalization `paths` rules use, for addons that judge paths themselves. */
+export { normalizePath, pathMatchesPrefix } from './policy/path-normalizer.js';

@@ -12,6 +12,8 @@ import { createParentDialers } from './net/parent-proxy-dialer.js';
 import { parseParentProxyUrl, type ParentProxy } from './config/parent-proxy-url.js';
 import { createUpstreamDialer, type UpstreamDialer } from './net/upstream-dialer.js';
 import { compileRequestControls, type RequestControls } from './pipeline/request-controls.js';
+import { noAddons, type AddonHost } from './addons/addon-host.js';
+import { silentLogger, type Logger } from './logging/logger.js';
 
 /**
  * Everything derived from one config: built once, immutable, swapped whole on reload so that
@@ -29,6 +31,8 @@ export interface ProxyState {
   readonly upstreamTls: UpstreamTlsSettings;
   /** Names to addresses: `resolve:` pins, then DNS. The dialers use it; so does verification through a parent proxy. */
   readonly resolver: Resolver;
+  /** The config's addons and their hooks. */
+  readonly addons: AddonHost;
   /** Header rules, credentials to inject and budgets, per rule. */
   readonly controls: RequestControls;
   /** Present when `auth.basic` is configured: every client must authenticate. */
@@ -128,7 +132,20 @@ const secretReader = (config: ProxyConfig, env: NodeJS.ProcessEnv) => (ruleIndex
   }
 };
 
-export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: () => number = Date.now, env: NodeJS.ProcessEnv = process.env): ProxyState => {
+/** What buildProxyState takes besides the config; all optional. */
+export interface StateDeps {
+  /** DNS lookup for names not pinned in `resolve:` (the system resolver by default). */
+  readonly lookup?: LookupAll;
+  readonly now?: () => number;
+  /** Where `inject` secrets given as { env } are read (process.env by default). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The addons of this config, loaded (loadAddons is asynchronous; the caller awaits it first). */
+  readonly addons?: AddonHost;
+  readonly logger?: Logger;
+}
+
+export const buildProxyState = (config: ProxyConfig, deps: StateDeps = {}): ProxyState => {
+  const { lookup, now = Date.now, env = process.env } = deps;
   const policy = compilePolicy(expandGroups(config));
   const authenticator = loadAuthenticator(config, now);
   const resolver = createResolver(config.resolve, lookup);
@@ -144,6 +161,7 @@ export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: ()
   return Object.freeze({
     config, policy, resolver,
     controls: compileRequestControls(config, secretReader(config, env)),
+    addons: deps.addons ?? noAddons(deps.logger ?? silentLogger),
     dialer: viaParent?.tunnel ?? direct,
     httpDialer: viaParent?.direct ?? direct,
     ...(parent ? { parent } : {}),

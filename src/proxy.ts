@@ -8,6 +8,8 @@ import { createListener, type Listener } from './net/listener.js';
 import type { LookupAll } from './net/resolver.js';
 import { createOriginalDestinationSource, type OriginalDestinationSource } from './net/original-destination.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
+import { createAddonHost } from './addons/addon-host.js';
+import { loadAddons } from './addons/load-addons.js';
 import { createRateLimiter } from './pipeline/rate-limiter.js';
 import type { Clock, ProxyRuntime } from './runtime.js';
 
@@ -53,8 +55,18 @@ export const announceCa = (logger: Logger, authority: CertificateAuthority): voi
 
 /** The one construction point: builds the state, the upstream pool and the listeners. */
 export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy => {
-  let current = buildProxyState(config, deps.lookup);
   const logger = deps.logger ?? silentLogger;
+  const stateDeps = { ...(deps.lookup ? { lookup: deps.lookup } : {}), logger };
+  // Addons load asynchronously: until start() has loaded them, no hook runs (no listener is up either).
+  let current = buildProxyState(config, stateDeps);
+  let addonGeneration = 0;
+  /** The state of `next` with its addons loaded; throws (the old state stays) when one does not load. */
+  const stateWithAddons = async (next: ProxyConfig): Promise<ProxyState> => {
+    if (next.addons.length === 0) return buildProxyState(next, stateDeps);
+    addonGeneration += 1;
+    const addons = createAddonHost(await loadAddons(next.addons, addonGeneration), { budgetMs: () => current.config.timeouts.addon, logger });
+    return buildProxyState(next, { ...stateDeps, addons });
+  };
   const clock = deps.clock ?? { now: () => Date.now() };
   const idPrefix = randomBytes(4).toString('hex');
   let flowCounter = 0;
@@ -74,6 +86,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
       } catch (error) {
         logger.error({ err: error }, 'flow observer failed');
       }
+      current.addons.finished(record);
     },
     upstreamPools: createUpstreamPools({
       dialer: () => current.dialer, httpDialer: () => current.httpDialer, tls: () => current.upstreamTls,
@@ -96,6 +109,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     ca: () => runtime.ca(),
     stats: () => ({ ...counters, activeConnections: listeners.reduce((sum, listener) => sum + (listener.connections?.() ?? 0), 0) }),
     async start() {
+      if (config.addons.length > 0) current = await stateWithAddons(config);
       if (!authority) {
         authority = await loadOrCreateCertificateAuthority(caOptionsFromConfig(config));
         if (deps.announceCa !== false) announceCa(logger, authority);
@@ -114,7 +128,13 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
       await runtime.upstreamPools.close();
     },
     reload(next) {
-      current = buildProxyState(next, deps.lookup);
+      if (next.addons.length === 0) {
+        current = buildProxyState(next, stateDeps);
+        return undefined;
+      }
+      return stateWithAddons(next).then((state) => {
+        current = state;
+      });
     },
   };
 };

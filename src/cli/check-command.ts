@@ -4,6 +4,7 @@ import { lintRules } from '../learn/lint-policy.js';
 import { createTenancy } from '../learn/tenancy.js';
 import { compilePolicy } from '../policy/policy-engine.js';
 import { buildProxyState, expandGroups } from '../proxy-state.js';
+import { loadAddons } from '../addons/load-addons.js';
 import { EXIT_FAILURE, EXIT_OK, type CliIo } from './cli-io.js';
 import { formatLintFindings } from './lint-output.js';
 import { readLogInput } from './log-input.js';
@@ -32,6 +33,8 @@ export const checkCommand = async (file: string, io: CliIo, options: CheckOption
   // What the schema cannot see: files the config names (users_file, extra_ca), groups, the parent.
   try {
     buildProxyState(result.config);
+    // Addons are loaded as the proxy would load them: a missing file, a syntax error or an unknown hook is a problem.
+    if (result.config.addons.length > 0) await loadAddons(result.config.addons, 0);
   } catch (error) {
     io.stderr.write(`${file}: ${(error as Error).message}\n`);
     io.stderr.write(`${file}: 1 problem; the config was not accepted\n`);

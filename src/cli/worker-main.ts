@@ -65,12 +65,11 @@ const run = (): void => {
         (error: Error) => send({ type: 'failed', message: error.message }),
       );
     } else if (message.type === 'reload') {
-      try {
-        proxy?.reload(message.config);
-        send({ type: 'reloaded', seq: message.seq, ok: true });
-      } catch (error) {
-        send({ type: 'reloaded', seq: message.seq, ok: false, message: (error as Error).message });
-      }
+      // A reload with addons loads them first (asynchronously); the old policy serves meanwhile.
+      Promise.resolve().then(() => proxy?.reload(message.config)).then(
+        () => send({ type: 'reloaded', seq: message.seq, ok: true }),
+        (error: Error) => send({ type: 'reloaded', seq: message.seq, ok: false, message: error.message }),
+      );
     } else if (message.type === 'reopen-log') {
       void accessLog?.reopen();
     } else if (message.type === 'shutdown') {

@@ -193,9 +193,11 @@ export const ProxyConfigSchema = z.strictObject({
     shutdown_grace: DurationSchema.default(10_000),
     /** How long an idle pooled upstream connection is kept for reuse. */
     upstream_idle: DurationSchema.default(30_000),
+    /** The time budget of one addon hook call; beyond it the flow fails closed (addon-failed). */
+    addon: DurationSchema.default(1_000),
   }).default({
     upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000,
-    client_hello: 10_000, shutdown_grace: 10_000, upstream_idle: 30_000,
+    client_hello: 10_000, shutdown_grace: 10_000, upstream_idle: 30_000, addon: 1_000,
   }),
   auth: z.strictObject({
     /** Proxy Basic authentication: every client must authenticate (407 otherwise). */

@@ -6,6 +6,8 @@ import { formatHostHeader, type Destination } from '../flow/destination.js';
 import type { ForwardRoute } from '../pipeline/request-pipeline.js';
 import { refuseFailure } from '../pipeline/refusal.js';
 import { requestHeadersFor, responseHeadersFor } from '../pipeline/request-controls.js';
+import { addonFlowView, addonRequestView, headerObject } from '../pipeline/addon-views.js';
+import { allow } from '../policy/decision.js';
 import { redactHeaderObject, redactHeaders } from '../flow/redact-headers.js';
 import { PortcullisError, isPortcullisError } from '../errors.js';
 import type { ProxyRuntime } from '../runtime.js';
@@ -28,7 +30,8 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
   const { flow, destination, pathAndQuery, scheme } = route;
   const pool = runtime.upstreamPools.poolFor(destination, scheme, route.checked);
   const defaultPort = scheme === 'https' ? 443 : 80;
-  const headers = requestHeadersFor(stripHopByHop(req.rawHeaders, DROP_HOST), route.controls, flow.client.address, route.inject);
+  const fromClient = route.addonHeaders ? Object.entries(route.addonHeaders).flat() : req.rawHeaders;
+  const headers = requestHeadersFor(stripHopByHop(fromClient, DROP_HOST), route.controls, flow.client.address, route.inject);
   headers.unshift('Host', formatHostHeader(destination, defaultPort));
   const method = req.method ?? 'GET';
   // HTTP/2 requests need no Content-Length: their stream says whether a body follows.
@@ -46,6 +49,15 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
   let attempt = 0;
   let abortCurrent: ((reason: Error) => void) | undefined;
   let clientGone = false;
+  const { addons } = runtime.state();
+  // Hooks see the request as the pipeline passed it on; built only when some addon has a body or response hook.
+  const addonView = addons.has('request') || addons.has('responseHeaders') || addons.has('response')
+    ? {
+      ...addonFlowView(flow, 'http', destination, allow(flow.decidingRule ?? '-')),
+      // What the client sent (before header rules and credentials: addons never see a secret).
+      request: addonRequestView(method, route.url, pathOf(route.url), fromClient),
+    }
+    : undefined;
 
   const fail = (error: unknown): void => {
     const failure = isPortcullisError(error) ? error : classifySocketError(error, destination, timeouts.upstream_response);
@@ -85,24 +97,56 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
         if (address) flow.connectedTo(joinListenAddress(address, destination.port));
         const raw: string[] = new Array<string>(rawHeaders.length);
         for (let i = 0; i < rawHeaders.length; i += 1) raw[i] = (rawHeaders[i] as Buffer).toString('latin1');
-        try {
-          const sent = responseHeadersFor(stripHopByHop(raw), route.controls);
-          flow.responded(statusCode, redactHeaders(sent), runtime.clock.now());
-          const responseHeaders = sent as unknown as http.OutgoingHttpHeaders;
-          // HTTP/2 has no reason phrase.
-          if (req.httpVersionMajor >= 2) res.writeHead(statusCode, responseHeaders);
-          else res.writeHead(statusCode, statusText, responseHeaders);
-        } catch (error) {
-          settled = true;
-          abortCurrent?.(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', 'invalid response header'));
-          fail(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `invalid response header from upstream: ${(error as Error).message}`));
-          return false;
-        }
-        res.on('drain', onDrain);
-        return true;
+        const sent = responseHeadersFor(stripHopByHop(raw), route.controls);
+        const writeHead = (headerList: string[]): boolean => {
+          try {
+            flow.responded(statusCode, redactHeaders(headerList), runtime.clock.now());
+            const responseHeaders = headerList as unknown as http.OutgoingHttpHeaders;
+            // HTTP/2 has no reason phrase.
+            if (req.httpVersionMajor >= 2) res.writeHead(statusCode, responseHeaders);
+            else res.writeHead(statusCode, statusText, responseHeaders);
+          } catch (error) {
+            settled = true;
+            abortCurrent?.(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', 'invalid response header'));
+            fail(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', `invalid response header from upstream: ${(error as Error).message}`));
+            return false;
+          }
+          res.on('drain', onDrain);
+          return true;
+        };
+        if (addonView === undefined || !addons.has('responseHeaders')) return writeHead(sent);
+        // responseHeaders hooks may take their time: the server's body waits (paused) meanwhile.
+        const view = { ...addonView, response: { status: statusCode, headers: headerObject(sent) } };
+        void Promise.resolve(addons.decide({ hook: 'responseHeaders', flow: view }, allow(flow.decidingRule ?? '-'))).then((outcome) => {
+          if (outcome.decision.verdict === 'deny') {
+            settled = true;
+            abortCurrent?.(new PortcullisError('PCL_ERR_ADDON_DENIED', 'refused by an addon'));
+            fail(new PortcullisError('PCL_ERR_ADDON_DENIED', outcome.decision.detail ?? 'refused by an addon', { cause: outcome.decision }));
+            return;
+          }
+          if (writeHead(Object.entries(view.response.headers).flat())) resume();
+        });
+        return false;
       },
       onData(chunk: Buffer) {
         if (settled) return true;
+        if (addonView !== undefined && addons.has('response')) {
+          // Each chunk waits for the response hooks (the server is paused meanwhile), in order.
+          const view = { ...addonView, response: { status: res.statusCode, headers: {} } };
+          void addons.responseChunk(view, chunk).then((out) => {
+            if ('decision' in out) {
+              settled = true;
+              flow.decided(out.decision);
+              abortCurrent?.(new PortcullisError('PCL_ERR_ADDON_DENIED', 'refused by an addon'));
+              abortResponse(req, res);
+              return;
+            }
+            bytesDown += out.chunk.length;
+            flow.transferred(bytesUp, bytesDown);
+            if (res.write(out.chunk)) resumeUpstream?.();
+          });
+          return false;
+        }
         bytesDown += chunk.length;
         flow.transferred(bytesUp, bytesDown);
         // Pause the origin only past RESPONSE_BUFFER bytes queued for the client, not at the
@@ -149,7 +193,14 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
     // stops reading (an early response) would reset it before the response's END_STREAM went out.
     const chunks = req.httpVersionMajor >= 2 ? req.iterator({ destroyOnReturn: false }) : req;
     const limit = route.controls.maxRequestBytes;
-    for await (const chunk of chunks as AsyncIterable<Buffer>) {
+    const bodyHooks = addonView !== undefined && addons.has('request');
+    for await (const received of chunks as AsyncIterable<Buffer>) {
+      let chunk = received;
+      if (bodyHooks) {
+        const out = await addons.requestChunk(addonView, chunk);
+        if ('decision' in out) throw new PortcullisError('PCL_ERR_ADDON_DENIED', out.decision.detail ?? 'refused by an addon', { cause: out.decision });
+        chunk = out.chunk;
+      }
       bytesUp += chunk.length;
       flow.transferred(bytesUp, bytesDown);
       // A body without a declared length (chunked, HTTP/2) is cut as soon as it passes the budget.
@@ -220,6 +271,12 @@ interface H2StreamLike {
   readonly session?: { ping(callback: () => void): boolean; readonly destroyed: boolean };
   close(code: number): void;
 }
+
+/** Path and query of a logged URL. */
+const pathOf = (url: string): string => {
+  const match = /^[a-z]+:\/\/[^/?#]*([^#]*)/i.exec(url);
+  return match?.[1] || '/';
+};
 
 /** Maps an error of an established upstream connection (undici's or the socket's) to a typed error. */
 const classifySocketError = (error: unknown, destination: Destination, responseTimeoutMs: number): PortcullisError => {

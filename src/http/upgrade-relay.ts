@@ -93,7 +93,7 @@ const relayUpgrade = async (runtime: ProxyRuntime, req: http.IncomingMessage, cl
       ? await startUpstreamTls(dialed.socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' }, state.upstreamTls, ['http/1.1'], state.config.timeouts.upstream_connect)
       : dialed.socket;
     upstream.on('error', () => {});
-    const headers = requestHeadersFor(stripHopByHop(req.rawHeaders, KEEP_FOR_UPGRADE), route.controls, flow.client.address, route.inject);
+    const headers = requestHeadersFor(stripHopByHop(route.addonHeaders ? Object.entries(route.addonHeaders).flat() : req.rawHeaders, KEEP_FOR_UPGRADE), route.controls, flow.client.address, route.inject);
     const lines = [`${req.method ?? 'GET'} ${route.pathAndQuery} HTTP/1.1`, `Host: ${formatHostHeader(destination, scheme === 'https' ? 443 : 80)}`];
     for (let i = 0; i < headers.length; i += 2) lines.push(`${headers[i]}: ${headers[i + 1]}`);
     lines.push('Connection: Upgrade', `Upgrade: ${req.headers.upgrade ?? ''}`);

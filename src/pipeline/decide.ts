@@ -3,6 +3,7 @@ import { PortcullisError } from '../errors.js';
 import { deny, type Decision, type DenyDecision } from '../policy/decision.js';
 import { formatOriginalDestination, type OriginalDestination } from '../flow/original-destination.js';
 import type { PipelineContext, MaybePromise } from './context.js';
+import type { AddonOutcome } from '../addons/addon-host.js';
 import { canonicalIp, type CheckedDestination } from './dialing.js';
 import type { AnyFlow, HttpFlow, TunnelFlow } from './flow.js';
 import { asPortcullisError, refuseByPolicy, refuseFailure, type Refusal } from './refusal.js';
@@ -21,6 +22,8 @@ export type Verdict =
      * the denial a TLS client gets if the tunnel turns out to carry TLS.
      */
     readonly plainOnly?: DenyDecision;
+    /** An addon answered the request itself (requestHeaders). */
+    readonly respond?: AddonOutcome['respond'];
   }
   | { readonly pass: false; readonly refusal: Refusal };
 
@@ -34,6 +37,8 @@ export interface OriginalDestinationCheck {
 }
 
 interface Question {
+  /** The addons' hook for this stage, given the policy's decision (see addons/addon-host.ts). */
+  readonly addons?: (decision: Decision) => MaybePromise<AddonOutcome>;
   readonly destination: Destination;
   readonly user: string | undefined;
   /** How the target reads in a 403 body. */
@@ -96,16 +101,28 @@ export const decideRequest = (context: PipelineContext, question: RequestQuestio
 };
 
 const verifyThenEnforce = (context: PipelineContext, flow: AnyFlow, decision: Decision, question: Question): MaybePromise<Verdict> => {
-  if (decision.verdict === 'deny' || question.redirect?.verify !== true) return enforce(context, flow, decision, question.target);
+  if (decision.verdict === 'deny' || question.redirect?.verify !== true) return addonsThenEnforce(context, flow, decision, question, undefined);
   return verifyOriginalDestination(context, question.destination, question.redirect.original).then((outcome) => {
     if (outcome.kind === 'mismatch') return enforce(context, flow, { ...outcome.decision, rule: decision.rule } as DenyDecision, question.target);
     if (outcome.kind === 'blocked') {
       flow.decided(decision);
       return { pass: false, refusal: refuseFailure(flow, question.target, outcome.error) ?? refuseByPolicy(question.target, deny('address-blocked')) };
     }
-    const verdict = enforce(context, flow, decision, question.target);
-    return verdict.pass && outcome.checked ? { ...verdict, checked: outcome.checked } : verdict;
+    return addonsThenEnforce(context, flow, decision, question, outcome.checked);
   });
+};
+
+/** The addons' word on the policy's decision (when the question has a hook), then the one enforcement. */
+const addonsThenEnforce = (
+  context: PipelineContext, flow: AnyFlow, decision: Decision, question: Question, checked: CheckedDestination | undefined,
+): MaybePromise<Verdict> => {
+  const conclude = (outcome: AddonOutcome): Verdict => {
+    const verdict = enforce(context, flow, outcome.decision, question.target);
+    if (!verdict.pass) return verdict;
+    return { ...verdict, ...(checked ? { checked } : {}), ...(outcome.respond ? { respond: outcome.respond } : {}) };
+  };
+  const outcome = question.addons === undefined ? { decision } : question.addons(decision);
+  return outcome instanceof Promise ? outcome.then(conclude) : conclude(outcome);
 };
 
 type Verification =

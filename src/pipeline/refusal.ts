@@ -40,6 +40,11 @@ export const refuseFailure = (flow: AnyFlow, target: string, error: unknown): Re
   const failure = asPortcullisError(error);
   flow.failed(failure);
   if (failure.code === 'PCL_ERR_CLIENT_ABORTED') return undefined;
+  if (failure.code === 'PCL_ERR_ADDON_DENIED') {
+    const byAddon = (failure.cause as DenyDecision | undefined) ?? deny('addon-denied', flow.decidingRule, failure.message);
+    flow.decided(byAddon);
+    return refuseByPolicy(target, byAddon);
+  }
   if (failure.code === 'PCL_ERR_BODY_TOO_LARGE') {
     const tooLarge = deny('body-too-large', flow.decidingRule, failure.message);
     flow.decided(tooLarge);

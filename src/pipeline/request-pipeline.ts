@@ -11,6 +11,11 @@ import type { CheckedDestination } from './dialing.js';
 import { HttpFlow, type FlowOrigin } from './flow.js';
 import { identifyRequest, originOf, type Identification, type RequestHead, type RequestSource } from './identify-request.js';
 import { judgeControls } from './judge-controls.js';
+import { addonFlowView, addonRequestView } from './addon-views.js';
+import { deny, type Decision } from '../policy/decision.js';
+import { normalizePath } from '../policy/path-normalizer.js';
+import type { AddonOutcome } from '../addons/addon-host.js';
+import type { AddonResponse } from '../addons/addon-api.js';
 import { judgeUpgrade } from './judge-upgrade.js';
 import { pathWithCredentials, type RuleControls } from './request-controls.js';
 import { refuseMalformed, type Refusal } from './refusal.js';
@@ -30,6 +35,8 @@ export interface ForwardRoute {
   readonly controls: RuleControls;
   /** The rule's credentials go into this request. */
   readonly inject: boolean;
+  /** The request headers as requestHeaders hooks left them, when an addon has that hook. */
+  readonly addonHeaders?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -135,6 +142,10 @@ const route = (
   }
   flow.identified(identified.destination, identified.url);
   const { source } = exchange;
+  const { addons } = context.state();
+  // The request as requestHeaders hooks see (and may change) it; undefined when no addon has the hook.
+  const addonRequest = addons.has('requestHeaders')
+    ? addonRequestView(exchange.head.method, identified.url, identified.pathAndQuery, exchange.head.rawHeaders) : undefined;
   const verdict = identified.mismatch !== undefined
     ? enforce(context, flow, identified.mismatch, identified.url)
     : decideRequest(context, {
@@ -143,6 +154,11 @@ const route = (
       // visible, so it is judged as a request inside TLS (default port 443).
       transport: identified.scheme === 'https' ? 'tls' : 'http',
       method: exchange.head.method, pathAndQuery: identified.pathAndQuery,
+      ...(addonRequest ? {
+        addons: (decision: Decision) => whenDecided(addons.decide({
+          hook: 'requestHeaders', flow: { ...addonFlowView(flow, 'http', identified.destination, decision), request: addonRequest },
+        }, decision), (outcome) => unambiguous(outcome, decision, identified.pathAndQuery)),
+      } : {}),
       ...(source.kind === 'transparent-http'
         ? { redirect: { verify: context.state().config.transparent.verify_original_destination, original: source.original } }
         : {}),
@@ -150,6 +166,11 @@ const route = (
   whenReady(verdict, (decided: Verdict) => {
     if (!decided.pass) {
       exchange.answer(flow, decided.refusal.response);
+      return;
+    }
+    if (decided.respond) {
+      flow.servedLocally('addon-response');
+      exchange.answer(flow, addonAnswer(decided.respond));
       return;
     }
     if (exchange.upgrade !== undefined) {
@@ -168,9 +189,29 @@ const route = (
       flow, destination: identified.destination, scheme: identified.scheme, url: identified.url,
       pathAndQuery: judged.inject ? pathWithCredentials(identified.pathAndQuery, judged.controls) : identified.pathAndQuery,
       controls: judged.controls, inject: judged.inject,
+      ...(addonRequest ? { addonHeaders: addonRequest.headers } : {}),
       ...(decided.checked ? { checked: decided.checked } : {}),
     });
   }, fail);
+};
+
+const whenDecided = <T, R>(value: T | Promise<T>, next: (value: T) => R): R | Promise<R> =>
+  value instanceof Promise ? value.then(next) : next(value);
+
+/**
+ * An addon may allow what no rule does, but never a path two readers could take for different
+ * ones: the same normalization that guards `paths` rules guards what an addon lets through.
+ */
+const unambiguous = (outcome: AddonOutcome, policy: Decision, pathAndQuery: string): AddonOutcome => {
+  if (outcome.decision.verdict !== 'allow' || policy.verdict === 'allow') return outcome;
+  const normalized = normalizePath(pathAndQuery);
+  return normalized.ok ? outcome : { decision: deny('ambiguous-path', outcome.decision.rule, normalized.error) };
+};
+
+/** An answer an addon made (requestHeaders); its status kept to a real HTTP status. */
+const addonAnswer = (respond: AddonResponse['respond']): SyntheticResponse => {
+  const status = Number.isInteger(respond.status) && respond.status >= 200 && respond.status <= 599 ? respond.status : 500;
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...(respond.headers ?? {}) }, body: respond.body ?? '' };
 };
 
 /** Requests the proxy answers itself, and requests refused before any policy question. */

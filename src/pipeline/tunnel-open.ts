@@ -1,6 +1,7 @@
 import { formatAuthority, type Destination } from '../flow/destination.js';
 import { joinListenAddress } from '../net/listen-address.js';
-import type { AllowDecision } from '../policy/decision.js';
+import type { AllowDecision, Decision } from '../policy/decision.js';
+import { addonFlowView } from './addon-views.js';
 import { checkTunnelHello } from './check-hello.js';
 import { enforce, type Verdict } from './decide.js';
 import type { UpstreamLink } from './dialing.js';
@@ -84,6 +85,24 @@ export const openThenRead = <L extends UpstreamLink>(stages: Stages<L>, destinat
   }).catch(stages.fail);
 };
 
+/** The addons' clientHello hooks on a spliced tunnel; true when they refused it (the client was turned away). */
+const clientHelloHook = async <L extends UpstreamLink>(
+  stages: Stages<L>, destination: Destination, hello: HelloPeek, decision: Decision, target: string,
+): Promise<boolean> => {
+  const { addons } = stages.context.state();
+  if (!addons.has('clientHello') || hello.result.status !== 'ok') return false;
+  const { result } = hello;
+  const outcome = await addons.decide({
+    hook: 'clientHello', flow: addonFlowView(stages.flow, 'tunnel', destination, decision),
+    hello: { ...(result.sni !== undefined ? { sni: result.sni } : {}), alpn: result.alpn, ech: result.ech },
+  }, decision);
+  if (outcome.decision.verdict === 'allow' || outcome.decision === decision) return false;
+  const verdict = enforce(stages.context, stages.flow, outcome.decision, target);
+  if (verdict.pass) return false;
+  stages.turnAway(verdict.refusal);
+  return true;
+};
+
 /**
  * Resolves once and checks the addresses (unless the decision already did), dials a checked
  * one, confirms the tunnel, and relays the untouched bytes only when the ClientHello names the
@@ -140,6 +159,11 @@ export const splice = <L extends UpstreamLink>(
       client.close();
       flow.clientLeft();
       stages.finish();
+      return;
+    }
+    const refusedByAddon = await clientHelloHook(stages, destination, hello, decided.decision, target);
+    if (refusedByAddon) {
+      upstream.socket.destroy();
       return;
     }
     const bytes = await client.splice(upstream, hello.buffered);

@@ -4,6 +4,8 @@ import { formatOriginalDestination, type OriginalDestination } from '../flow/ori
 import type { PeekResult } from '../net/peek-client-hello.js';
 import { authenticate, type Credentials } from './authenticate.js';
 import { checkEch } from './check-hello.js';
+import { addonFlowView } from './addon-views.js';
+import type { Decision } from '../policy/decision.js';
 import { interceptNow, openThenRead, splice } from './tunnel-open.js';
 import { whenReady, type MaybePromise, type PipelineContext } from './context.js';
 import { decideTunnel, enforce, type Verdict } from './decide.js';
@@ -145,7 +147,11 @@ const decideAndGo = <L extends UpstreamLink>(
   }
   const { destination } = identified;
   flow.identified(destination, formatAuthority(destination));
+  const { addons } = context.state();
   const verdict: MaybePromise<Verdict> = decideTunnel(context, {
+    ...(addons.has('connect') ? {
+      addons: (decision: Decision) => addons.decide({ hook: 'connect', flow: addonFlowView(flow, 'tunnel', destination, decision) }, decision),
+    } : {}),
     flow, destination, user, target: client.connect?.authority ?? formatAuthority(destination), plainHttp: client.connect !== undefined,
     ...(client.connect === undefined && !identified.byOriginalDestination
       ? { redirect: { verify: context.state().config.transparent.verify_original_destination, original: client.original } }

@@ -56,7 +56,7 @@ export const basicAuth = (user: string, password: string): string => `Basic ${Bu
 export const fakeContext = (
   input: TestConfigInput, options: { lookup?: LookupAll; authenticator?: BasicAuthenticator; dialer?: UpstreamDialer } = {},
 ): FakeContext => {
-  const built = buildProxyState(testConfig(input), options.lookup);
+  const built = buildProxyState(testConfig(input), { ...(options.lookup ? { lookup: options.lookup } : {}) });
   const state: ProxyState = Object.freeze({
     ...built,
     ...(options.authenticator ? { authenticator: options.authenticator } : {}),
