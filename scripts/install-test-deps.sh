@@ -32,6 +32,8 @@ command -v objdump >/dev/null 2>&1 || missing+=(binutils)
 # test/security/tls-server-settings.test.ts scans a TLS listener with testssl.sh (Debian names
 # the command testssl).
 command -v testssl >/dev/null 2>&1 || command -v testssl.sh >/dev/null 2>&1 || missing+=(testssl.sh)
+# test/e2e/parent-squid.test.ts chains Portcullis to Squid (with its basic_ncsa_auth helper) as a parent proxy.
+command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || missing+=(squid)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

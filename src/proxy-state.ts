@@ -8,9 +8,8 @@ import { parseHtpasswd } from './auth/htpasswd.js';
 import { createAddressGuard } from './policy/address-guard.js';
 import { compilePolicy, type CompiledPolicy } from './policy/policy-engine.js';
 import { createResolver, type LookupAll, type Resolver } from './net/resolver.js';
-import { createParentDialers } from './net/parent-proxy-dialer.js';
-import { parseParentProxyUrl, type ParentProxy } from './config/parent-proxy-url.js';
-import { createUpstreamDialer, type UpstreamDialer } from './net/upstream-dialer.js';
+import { createUpstreamRoutes, type UpstreamRoutes } from './net/upstream-routes.js';
+import { createUpstreamDialer } from './net/upstream-dialer.js';
 import { compileRequestControls, type RequestControls } from './pipeline/request-controls.js';
 import { noAddons, type AddonHost } from './addons/addon-host.js';
 import { silentLogger, type Logger } from './logging/logger.js';
@@ -22,12 +21,8 @@ import { silentLogger, type Logger } from './logging/logger.js';
 export interface ProxyState {
   readonly config: ProxyConfig;
   readonly policy: CompiledPolicy;
-  /** Reaches a destination as a byte stream: tunnels, TLS to origins, upgrades. */
-  readonly dialer: UpstreamDialer;
-  /** Reaches where plain-HTTP requests go: the destination, or the parent proxy when one is set. */
-  readonly httpDialer: UpstreamDialer;
-  /** Set when `upstream.proxy` is: plain-HTTP requests are sent to it in absolute form. */
-  readonly parent?: ParentProxy;
+  /** The ways out: direct (resolve once, address guard, the checked address), or a parent proxy, per destination and rule. */
+  readonly upstream: UpstreamRoutes;
   readonly upstreamTls: UpstreamTlsSettings;
   /** Names to addresses: `resolve:` pins, then DNS. The dialers use it; so does verification through a parent proxy. */
   readonly resolver: Resolver;
@@ -56,14 +51,6 @@ const loadAuthenticator = (config: ProxyConfig, now: () => number): BasicAuthent
   return createBasicAuthenticator(parsed.users, basic.realm, now);
 };
 
-/** `upstream.proxy` parsed, or undefined. */
-const parentProxyOf = (config: ProxyConfig): ParentProxy | undefined => {
-  const url = config.upstream?.proxy;
-  if (url === undefined) return undefined;
-  const parsed = parseParentProxyUrl(url);
-  if (!parsed.ok) throw new PortcullisError('PCL_ERR_CONFIG_INVALID', parsed.error);
-  return parsed.value;
-};
 
 /** Rules as the policy sees them: "group:NAME" in `users` replaced by the group's members. */
 export const expandGroups = (config: ProxyConfig): ProxyConfig['rules'] => {
@@ -149,22 +136,16 @@ export const buildProxyState = (config: ProxyConfig, deps: StateDeps = {}): Prox
   const policy = compilePolicy(expandGroups(config));
   const authenticator = loadAuthenticator(config, now);
   const resolver = createResolver(config.resolve, lookup);
-  const parent = parentProxyOf(config);
   const direct = createUpstreamDialer({
     resolver,
     addressCheck: createAddressGuard(config.destinations.allow_ranges),
     connectTimeoutMs: config.timeouts.upstream_connect,
   });
-  const viaParent = parent
-    ? createParentDialers(parent, resolver, { connectMs: config.timeouts.upstream_connect, responseMs: config.timeouts.upstream_response })
-    : undefined;
   return Object.freeze({
     config, policy, resolver,
     controls: compileRequestControls(config, secretReader(config, env)),
     addons: deps.addons ?? noAddons(deps.logger ?? silentLogger),
-    dialer: viaParent?.tunnel ?? direct,
-    httpDialer: viaParent?.direct ?? direct,
-    ...(parent ? { parent } : {}),
+    upstream: createUpstreamRoutes(config, resolver, direct),
     upstreamTls: upstreamTlsSettings(config),
     ...(authenticator ? { authenticator } : {}),
   });

@@ -89,7 +89,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
       current.addons.finished(record);
     },
     upstreamPools: createUpstreamPools({
-      dialer: () => current.dialer, httpDialer: () => current.httpDialer, tls: () => current.upstreamTls,
+      route: (key) => current.upstream.byKey(key), tls: () => current.upstreamTls,
       idleMs: config.timeouts.upstream_idle, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
     }),
     certificateUsers: new WeakMap<object, string>(),

@@ -95,6 +95,8 @@ const RuleSchema = z.strictObject({
   inject: z.array(InjectSchema).min(1).optional(),
   /** Request bodies beyond this many bytes get 413 (body-too-large). */
   max_request_bytes: z.number().int().min(0).optional(),
+  /** How this rule's traffic leaves: a parent proxy (http://[user:pass@]host:port), or direct; default upstream.proxy. */
+  proxy: z.union([z.literal('direct'), z.url({ protocol: /^http$/, error: 'must be direct or an http:// URL such as http://parent:3128' })]).optional(),
   /** Requests per client beyond this rate get 429 (rate-limited) with Retry-After. */
   rate: RateSchema.optional(),
   comment: z.string().optional(),
@@ -164,6 +166,8 @@ export const ProxyConfigSchema = z.strictObject({
         if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.error.replace(/^upstream\.proxy:? ?/, '') });
       })
       .optional(),
+    /** Hosts (rule host syntax: names, *.suffix, IPs, CIDRs) reached directly, not through upstream.proxy. */
+    no_proxy: z.array(z.string().min(1)).optional(),
   }).optional(),
   resolve: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({})
     .superRefine((map, ctx) => {

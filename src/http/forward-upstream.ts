@@ -28,7 +28,8 @@ const REPLAYABLE = new Set(['GET', 'HEAD', 'OPTIONS', 'DELETE', 'PUT', 'TRACE'])
  */
 export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage, res: http.ServerResponse, route: ForwardRoute): void => {
   const { flow, destination, pathAndQuery, scheme } = route;
-  const pool = runtime.upstreamPools.poolFor(destination, scheme, route.checked);
+  const way = runtime.state().upstream.routeFor(destination, flow.decidingRule);
+  const pool = runtime.upstreamPools.poolFor(destination, scheme, way, route.checked);
   const defaultPort = scheme === 'https' ? 443 : 80;
   const fromClient = route.addonHeaders ? Object.entries(route.addonHeaders).flat() : req.rawHeaders;
   const headers = requestHeadersFor(stripHopByHop(fromClient, DROP_HOST), route.controls, flow.client.address, route.inject);
@@ -41,7 +42,7 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
   const timeouts = runtime.state().config.timeouts;
   // Through a parent proxy, plain HTTP goes to it in absolute form, as a client would send it,
   // with the parent's credentials (the client's own Proxy-Authorization was hop-by-hop).
-  const parent = scheme === 'http' ? runtime.state().parent : undefined;
+  const parent = scheme === 'http' ? way.parent : undefined;
   const path = parent ? `http://${formatHostHeader(destination, 80)}${pathAndQuery}` : pathAndQuery;
   if (parent?.authorization !== undefined) headers.push('Proxy-Authorization', parent.authorization);
   let bytesUp = 0;

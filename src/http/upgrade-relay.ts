@@ -87,7 +87,8 @@ const relayUpgrade = async (runtime: ProxyRuntime, req: http.IncomingMessage, cl
   let upstream: net.Socket | undefined;
   client.pause();
   try {
-    const dialed = route.checked ? await state.dialer.connect(route.checked) : await state.dialer.dial(destination);
+    const way = state.upstream.routeFor(destination, flow.decidingRule).tunnel;
+    const dialed = route.checked ? await way.connect(route.checked) : await way.dial(destination);
     flow.connectedTo(joinListenAddress(dialed.address, destination.port), runtime.clock.now());
     upstream = scheme === 'https'
       ? await startUpstreamTls(dialed.socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' }, state.upstreamTls, ['http/1.1'], state.config.timeouts.upstream_connect)

@@ -63,8 +63,8 @@ export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, de
   const listener = (): string => loop.address();
   const interceptor: Interceptor = createInterceptor(runtime, config, listener, () => runtime.ca());
   const tunnelDeps = (): TunnelDeps<DialResult> => ({
-    dialer: runtime.state().dialer,
-    prewarm: (destination) => runtime.upstreamPools.prewarm(destination),
+    dialerFor: (destination, rule) => runtime.state().upstream.routeFor(destination, rule).tunnel,
+    prewarm: (destination, rule) => runtime.upstreamPools.prewarm(destination, runtime.state().upstream.routeFor(destination, rule)),
   });
   const intercept = (client: net.Socket, head: Buffer, tunnel: TunnelContext): void => interceptor.intercept(client, head, tunnel);
   // Sockets of CONNECT tunnels that carry plain HTTP: their requests are the tunnel's.

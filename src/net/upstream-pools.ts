@@ -2,7 +2,7 @@ import type net from 'node:net';
 import { Pool } from 'undici';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
 import { startUpstreamTls, type UpstreamTlsSettings } from './upstream-tls.js';
-import type { UpstreamDialer } from './upstream-dialer.js';
+import type { UpstreamRoute } from './upstream-routes.js';
 import type { CheckedDestination } from '../pipeline/dialing.js';
 
 export type UpstreamScheme = 'http' | 'https';
@@ -28,16 +28,18 @@ export interface UpstreamPools {
    * The pool for a destination. With `pinned` (a transparent client's verified address), the
    * pool dials only those addresses and is kept apart from the pool that resolves the name.
    */
-  poolFor(destination: Destination, scheme: UpstreamScheme, pinned?: CheckedDestination): UpstreamPool;
+  poolFor(destination: Destination, scheme: UpstreamScheme, way: UpstreamRoute, pinned?: CheckedDestination): UpstreamPool;
   /** Opens an https connection to `destination` ahead of its first request (see UpstreamPool.prewarm). */
-  prewarm(destination: Destination): void;
+  prewarm(destination: Destination, way: UpstreamRoute): void;
   close(): Promise<void>;
 }
 
 export interface UpstreamPoolsOptions {
-  /** Dialers are read at connect time, so a reload's new resolver, pins and ranges apply. */
-  readonly dialer: () => UpstreamDialer;
-  readonly httpDialer: () => UpstreamDialer;
+  /**
+   * The config in force's route of a key, read at connect time, so a reload's new resolver,
+   * pins, ranges and parent apply to new connections of an existing pool.
+   */
+  readonly route: (key: string) => UpstreamRoute | undefined;
   readonly tls: () => UpstreamTlsSettings;
   readonly idleMs: number;
   readonly handshakeTimeoutMs: () => number;
@@ -65,12 +67,13 @@ const ignore = (): void => undefined;
 export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPools => {
   const pools = new Map<string, UpstreamPool>();
 
-  const create = (destination: Destination, scheme: UpstreamScheme, origin: string, pinned: CheckedDestination | undefined): UpstreamPool => {
+  const create = (destination: Destination, scheme: UpstreamScheme, origin: string, way: UpstreamRoute, pinned: CheckedDestination | undefined): UpstreamPool => {
     let last: string | undefined;
     let started = 0;
     let warm: { readonly opened: Promise<Opened>; readonly timer: NodeJS.Timeout } | undefined;
     const open = (): Promise<Opened> => {
-      const dialer = scheme === 'https' ? options.dialer() : options.httpDialer();
+      const current = options.route(way.key) ?? way;
+      const dialer = scheme === 'https' ? current.tunnel : current.http;
       return (pinned && pinned.local ? dialer.connect(pinned) : dialer.dial(destination)).then(async ({ socket, address }) => {
         if (scheme === 'http') return { socket, address };
         try {
@@ -147,18 +150,18 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
   sweep.unref();
 
   return {
-    poolFor(destination, scheme, pinned) {
+    poolFor(destination, scheme, way, pinned) {
       const origin = `${scheme}://${formatHostHeader(destination, scheme === 'https' ? 443 : 80)}`;
-      const key = pinned && pinned.local ? `${origin} ${pinned.allowed.join(',')}` : origin;
+      const key = `${way.key} ${origin}${pinned && pinned.local ? ` ${pinned.allowed.join(',')}` : ''}`;
       let pool = pools.get(key);
       if (pool === undefined) {
-        pool = create(destination, scheme, origin, pinned);
+        pool = create(destination, scheme, origin, way, pinned);
         pools.set(key, pool);
       }
       return pool;
     },
-    prewarm(destination) {
-      this.poolFor(destination, 'https').prewarm();
+    prewarm(destination, way) {
+      this.poolFor(destination, 'https', way).prewarm();
     },
     async close() {
       clearInterval(sweep);

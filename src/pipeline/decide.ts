@@ -102,7 +102,7 @@ export const decideRequest = (context: PipelineContext, question: RequestQuestio
 
 const verifyThenEnforce = (context: PipelineContext, flow: AnyFlow, decision: Decision, question: Question): MaybePromise<Verdict> => {
   if (decision.verdict === 'deny' || question.redirect?.verify !== true) return addonsThenEnforce(context, flow, decision, question, undefined);
-  return verifyOriginalDestination(context, question.destination, question.redirect.original).then((outcome) => {
+  return verifyOriginalDestination(context, question.destination, question.redirect.original, decision.rule).then((outcome) => {
     if (outcome.kind === 'mismatch') return enforce(context, flow, { ...outcome.decision, rule: decision.rule } as DenyDecision, question.target);
     if (outcome.kind === 'blocked') {
       flow.decided(decision);
@@ -138,7 +138,7 @@ type Verification =
  * Fails closed: an unknown original destination or a failed lookup denies.
  */
 const verifyOriginalDestination = async (
-  context: PipelineContext, destination: Destination, original: OriginalDestination | undefined,
+  context: PipelineContext, destination: Destination, original: OriginalDestination | undefined, rule: string | undefined,
 ): Promise<Verification> => {
   const name = destination.host.host;
   if (original === undefined) {
@@ -149,7 +149,7 @@ const verifyOriginalDestination = async (
   const state = context.state();
   let checked: CheckedDestination;
   try {
-    checked = await state.dialer.check(destination);
+    checked = await state.upstream.routeFor(destination, rule).tunnel.check(destination);
   } catch (error) {
     const failure = asPortcullisError(error);
     if (failure.code === 'PCL_ERR_ADDRESS_BLOCKED') return { kind: 'blocked', error: failure };

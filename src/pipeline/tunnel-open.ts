@@ -19,7 +19,7 @@ export const interceptNow = <L extends UpstreamLink>(stages: Stages<L>, destinat
   // A rule allows every request to this host (the tunnel could have been spliced), so the
   // origin's TLS handshake may overlap the client's; with paths or methods only, the origin
   // hears nothing until a request is allowed.
-  if (decision.wholeHost) stages.deps().prewarm(destination);
+  if (decision.wholeHost) stages.deps().prewarm(destination, decision.rule);
   flow.intercepted();
   flow.answered(200);
   client.intercept({ flow, destination, scheme: 'https' }, buffered);
@@ -59,7 +59,7 @@ const ended = <L extends UpstreamLink>(stages: Stages<L>, hello: HelloPeek): boo
 export const openThenRead = <L extends UpstreamLink>(stages: Stages<L>, destination: Destination, decided: Verdict & { pass: true }): void => {
   const { context, client, flow } = stages;
   const { decision, plainOnly } = decided;
-  if (decision.verdict === 'allow' && decision.wholeHost && decision.intercept) stages.deps().prewarm(destination);
+  if (decision.verdict === 'allow' && decision.wholeHost && decision.intercept) stages.deps().prewarm(destination, decision.rule);
   flow.answered(200);
   flow.responseHeadSent(client.established());
   client.hello().then((hello) => {
@@ -114,7 +114,7 @@ export const splice = <L extends UpstreamLink>(
   const pinned = decided.checked;
   const allowEch = decided.decision.verdict === 'allow' && decided.decision.allowEch;
   const { context, client, flow } = stages;
-  const { dialer } = stages.deps();
+  const dialer = stages.deps().dialerFor(destination, flow.decidingRule);
   const abort = new AbortController();
   const unsubscribe = client.onGone(() => abort.abort());
   const target = client.connect?.authority ?? formatAuthority(destination);

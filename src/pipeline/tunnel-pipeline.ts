@@ -65,9 +65,10 @@ export interface WrittenAnswer {
 }
 
 export interface TunnelDeps<L extends UpstreamLink> {
-  readonly dialer: PipelineDialer<L>;
+  /** How to reach a destination a rule allowed: directly, or through that rule's (or the global) parent. */
+  dialerFor(destination: Destination, rule: string | undefined): PipelineDialer<L>;
   /** Opens the origin's TLS connection ahead of the first request (whole-host rules only). */
-  prewarm(destination: Destination): void;
+  prewarm(destination: Destination, rule: string | undefined): void;
 }
 
 const openFlow = <L extends UpstreamLink>(context: PipelineContext, client: TunnelClient<L>): TunnelFlow => {

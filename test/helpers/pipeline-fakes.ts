@@ -52,6 +52,12 @@ export const fakeAuthenticator: BasicAuthenticator = {
 
 export const basicAuth = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
+/** Every destination through one dialer. */
+const fixedRoute = (dialer: UpstreamDialer): ProxyState['upstream'] => {
+  const route = { key: 'direct', tunnel: dialer, http: dialer };
+  return { routeFor: () => route, byKey: () => route };
+};
+
 /** A pipeline context on a real policy compiled from `input` (test defaults: loopback allowed). */
 export const fakeContext = (
   input: TestConfigInput, options: { lookup?: LookupAll; authenticator?: BasicAuthenticator; dialer?: UpstreamDialer } = {},
@@ -60,7 +66,7 @@ export const fakeContext = (
   const state: ProxyState = Object.freeze({
     ...built,
     ...(options.authenticator ? { authenticator: options.authenticator } : {}),
-    ...(options.dialer ? { dialer: options.dialer } : {}),
+    ...(options.dialer ? { upstream: fixedRoute(options.dialer) } : {}),
   });
   const flows: FlowRecord[] = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
@@ -244,15 +250,15 @@ export const fakeTunnel = (context: FakeContext, input: TunnelInput): { client: 
     },
     close: () => {},
   };
-  const dialer = context.state().dialer;
+  const dialer = context.state().upstream.routeFor({ host: { kind: 'name', host: '-' }, port: 0 }, undefined).tunnel;
   const deps = (): TunnelDeps<FakeLink> => ({
-    dialer: {
+    dialerFor: () => ({
       check: (destination) => dialer.check(destination),
       connect: async (checked) => {
         record.connects.push(checked);
         return { address: checked.allowed[0] ?? '', socket: { destroy: () => {} }, destroyed: () => false };
       },
-    },
+    }),
     prewarm: (destination) => record.prewarmed.push(destination),
   });
   return { client, deps, record };
