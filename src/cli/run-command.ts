@@ -135,7 +135,10 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
     return EXIT_FAILURE;
   }
   return new Promise<number>((resolve) => {
+    let stopping = false;
+    let logClosed = false;
     const reload = (): void => {
+      if (stopping) return;
       if (!options.config) {
         logger.warn({}, 'SIGHUP: running on the embedded default config, nothing to reload');
         return;
@@ -143,6 +146,7 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
       void (admin ? admin.reload() : reloadConfig());
     };
     const reopen = (): void => {
+      if (logClosed) return;
       void accessLog.reopen();
       pool?.reopenLogs();
     };
@@ -151,23 +155,23 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
       logger.info({ config: options.config }, 'config file changed; reloading');
       reload();
     }) : undefined;
-    let stopping = false;
-    // A second SIGINT/SIGTERM during the grace period is ignored, not fatal: the handlers stay
-    // installed until the shutdown is complete.
+    // A second SIGINT/SIGTERM during the delay or the grace period is ignored, not fatal.
     const stop = (): void => {
       if (stopping) return;
       stopping = true;
       admin?.setReady(false);
       watcher?.close();
-      void proxy.close({ graceMs: proxy.state().config.timeouts.shutdown_grace })
+      const { shutdown_delay: delayMs, shutdown_grace: graceMs } = proxy.state().config.timeouts;
+      if (delayMs > 0) logger.info({ delay_ms: delayMs }, 'stopping: not ready; still accepting until the delay has passed');
+      void new Promise((wait) => setTimeout(wait, delayMs))
+        .then(() => proxy.close({ graceMs }))
         .then(() => admin?.close())
         .then(() => summary?.stop())
         .then(() => accessLog.close())
         .then(() => {
-          signals.off('SIGINT', stop);
-          signals.off('SIGTERM', stop);
-          signals.off('SIGHUP', reload);
-          signals.off('SIGUSR1', reopen);
+          // The handlers stay installed, doing nothing: a signal arriving between here and the
+          // process's exit would otherwise kill it and turn the exit status 0 into a signal.
+          logClosed = true;
           resolve(EXIT_OK);
         });
     };

@@ -195,13 +195,18 @@ export const ProxyConfigSchema = z.strictObject({
     client_hello: DurationSchema.default(10_000),
     /** On SIGTERM, how long in-flight requests and tunnels may take to finish. */
     shutdown_grace: DurationSchema.default(10_000),
+    /**
+     * On SIGTERM, how long to keep accepting (already not ready) before the drain starts, so a
+     * load balancer's health check takes us out of rotation before connections are refused.
+     */
+    shutdown_delay: DurationSchema.default(0),
     /** How long an idle pooled upstream connection is kept for reuse. */
     upstream_idle: DurationSchema.default(30_000),
     /** The time budget of one addon hook call; beyond it the flow fails closed (addon-failed). */
     addon: DurationSchema.default(1_000),
   }).default({
     upstream_connect: 10_000, upstream_response: 60_000, client_headers: 30_000, idle: 60_000, tunnel_idle: 600_000,
-    client_hello: 10_000, shutdown_grace: 10_000, upstream_idle: 30_000, addon: 1_000,
+    client_hello: 10_000, shutdown_grace: 10_000, shutdown_delay: 0, upstream_idle: 30_000, addon: 1_000,
   }),
   auth: z.strictObject({
     /** Proxy Basic authentication: every client must authenticate (407 otherwise). */

@@ -46,7 +46,7 @@ upstream: { tls: { extra_ca: [ORIGIN_CA] } }
 resolve: { allowed.test: 127.0.0.1, secure.test: 127.0.0.1, later.test: 127.0.0.1 }
 destinations: { allow_ranges: [127.0.0.0/8] }
 log: { format: json, file: "-" }
-timeouts: { shutdown_grace: 10s }
+timeouts: { shutdown_grace: 10s, shutdown_delay: 1s }
 rules:
   - { name: allowed, hosts: [allowed.test], ports: [${ports.http}] }
   - { name: secure-path, hosts: [secure.test], ports: [${ports.https}], paths: [/ok] }
@@ -61,16 +61,21 @@ const startReplica = async (t: TestContext, configFile: string, cwd: string): Pr
   return { cli, proxy: proxy!, admin: admin! };
 };
 
-const startHaproxy = async (t: TestContext, dir: string, replicas: readonly Replica[]): Promise<string> => {
+const startHaproxy = async (t: TestContext, dir: string, replicas: readonly Replica[]): Promise<{ url: string; output: () => string }> => {
   const port = await freePort();
   const file = path.join(dir, 'haproxy.cfg');
   writeFileSync(file, `global
   maxconn 256
 defaults
+  log stderr format raw local0
+  option tcplog
   mode tcp
   timeout connect 2s
   timeout client 30s
   timeout server 30s
+  # The check's own timeout defaults to inter (100ms): on a loaded machine every replica would
+  # miss it at once and the backend would have no server.
+  timeout check 2s
   retries 3
   option redispatch 1
 frontend proxy
@@ -98,7 +103,7 @@ ${replicas.map((r, i) => `  server r${i} ${r.proxy} check port ${r.admin.split('
     if (i > 100 || child.exitCode !== null) throw new Error(`haproxy did not start:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return `http://127.0.0.1:${port}`;
+  return { url: `http://127.0.0.1:${port}`, output: () => output };
 };
 
 /** Access-log lines of one replica (its stdout), parsed. */
@@ -144,7 +149,8 @@ test('three replicas behind HAProxy share one CA and one policy: every replica s
     mkdirSync(podDir);
     replicas.push(await startReplica(t, configFile, podDir));
   }
-  const balancer = await startHaproxy(t, dir, replicas);
+  const haproxy = await startHaproxy(t, dir, replicas);
+  const balancer = haproxy.url;
 
   // 1. Clients trusting the one CA reach allowed hosts through every replica (HAProxy round-robin).
   for (let i = 0; i < 6; i += 1) {
@@ -181,7 +187,8 @@ test('three replicas behind HAProxy share one CA and one policy: every replica s
   }
   assert.ok(sawNotReady, '/readyz did not go 503 during the drain');
   const duringDrain = await Promise.all(Array.from({ length: 12 }, (_, i) => curl(['-x', balancer, `http://allowed.test:${origin.port}/drain-${i}`])));
-  assert.deepEqual(duringDrain.map((r) => r.status), Array(12).fill(200));
+  assert.deepEqual(duringDrain.map((r) => r.status), Array(12).fill(200),
+    duringDrain.filter((r) => r.status !== 200).map((r) => r.stderr).join('\n') + '\nDRAINING STDERR\n' + draining.cli.stderr() + '\nHAPROXY\n' + haproxy.output() + '\nFLOWS\n' + replicas.map((r) => r.cli.stdout()).join('\n---\n'));
   assert.equal((await slow).status, 200, 'the request in flight on the draining replica was cut');
   assert.equal(await draining.cli.stop(), 0);
 
