@@ -62,6 +62,13 @@ const failed = (addon: Addon, error: Error): DenyDecision =>
  */
 const GAPS: ReadonlySet<string> = new Set(['no-rule-matched', 'port-not-allowed', 'client-not-allowed', 'method-not-allowed', 'path-not-allowed']);
 
+/**
+ * A denial no addon may lift stays as the rules made it: an addon's own deny or failure on it
+ * would only hide the real reason (ambiguous-path, host-mismatch...) from the log. A gap is the
+ * addon's business, so there its deny, more specific, replaces no-rule-matched and the like.
+ */
+const deniedForSecurity = (decision: Decision): boolean => decision.verdict === 'deny' && !GAPS.has(decision.reason);
+
 /** An addon's allow on top of the policy's decision; on a tunnel it may also ask for interception. */
 const allowedBy = (addon: Addon, verdict: Extract<AddonVerdict, { verdict: 'allow' }>, decision: Decision, tunnel: boolean): Decision => {
   if (decision.verdict === 'allow') {
@@ -94,6 +101,10 @@ export const createAddonHost = (addons: readonly Addon[], options: AddonHostOpti
       try {
         result = await withinBudget(() => call(addon, spec), options.budgetMs());
       } catch (error) {
+        if (deniedForSecurity(decision)) {
+          options.logger.warn({ addon: addon.name, err: (error as Error).message }, 'addon failed on a denied flow');
+          return { decision };
+        }
         return { decision: failed(addon, error as Error) };
       }
       if (result === undefined || result === null) continue;
@@ -102,6 +113,7 @@ export const createAddonHost = (addons: readonly Addon[], options: AddonHostOpti
       }
       const verdict = result as Partial<AddonVerdict>;
       if (verdict.verdict === 'deny') {
+        if (deniedForSecurity(decision)) return { decision };
         const reason = typeof verdict.reason === 'string' && verdict.reason !== '' ? verdict.reason : 'denied';
         return { decision: deny('addon-denied', `addon:${addon.name}`, `${addon.name}: ${reason}`.slice(0, 500)) };
       }

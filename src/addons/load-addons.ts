@@ -1,10 +1,25 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PortcullisError } from '../errors.js';
 import { suggestKey } from '../config/suggest-key.js';
 import { HOOK_NAMES, type Addon } from './addon-api.js';
+import { letAddonsImportPortcullis } from './resolve-portcullis.js';
 
 /** TypeScript addons are compiled on load (tsx, esbuild underneath): no build step for the operator. */
 const TYPESCRIPT = /\.(ts|mts|cts)$/;
+
+/**
+ * The tsconfig.json nearest the addon, as tsc would use for it; tsx would otherwise read the one
+ * in the working directory, whose `paths` may point `portcullis` somewhere else entirely.
+ */
+const nearestTsconfig = (file: string): string | false => {
+  for (let dir = path.dirname(path.resolve(file)); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'tsconfig.json');
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return false;
+  }
+};
 
 const problem = (file: string, message: string, cause?: unknown): PortcullisError =>
   new PortcullisError('PCL_ERR_CONFIG_INVALID', `addons: ${file}: ${message}`, cause === undefined ? undefined : { cause });
@@ -37,13 +52,14 @@ export const checkAddon = (file: string, exported: unknown): Addon => {
 export const loadAddons = async (files: readonly string[], generation: number): Promise<Addon[]> => {
   const loaded: Addon[] = [];
   const names = new Set<string>();
+  if (files.length > 0) letAddonsImportPortcullis();
   for (const file of files) {
     const url = `${pathToFileURL(file).href}?generation=${generation}`;
     let module: { default?: unknown };
     try {
       if (TYPESCRIPT.test(file)) {
         const { tsImport } = await import('tsx/esm/api');
-        module = await tsImport(url, import.meta.url) as { default?: unknown };
+        module = await tsImport(url, { parentURL: import.meta.url, tsconfig: nearestTsconfig(file) }) as { default?: unknown };
       } else {
         module = await import(url) as { default?: unknown };
       }

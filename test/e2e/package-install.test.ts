@@ -59,7 +59,8 @@ test('npm pack, then npm install -g --omit=dev of the tarball into an empty pref
   const packageDir = path.join(prefix, 'lib', 'node_modules', 'portcullis');
   const deps = readdirSync(path.join(packageDir, 'node_modules'));
   assert.ok(deps.includes('undici'), 'undici (imported at run time) was not installed');
-  for (const dev of ['typescript', 'tsx', 'eslint', 'esbuild', '@types']) assert.ok(!deps.includes(dev), `dev dependency ${dev} was installed`);
+  assert.ok(deps.includes('tsx'), 'tsx (loads TypeScript addons at run time) was not installed');
+  for (const dev of ['typescript', 'eslint', '@types']) assert.ok(!deps.includes(dev), `dev dependency ${dev} was installed`);
 
   // The library entry point resolves and exports the public API.
   const imported = await runCommand(process.execPath, ['--input-type=module', '-e',
@@ -77,17 +78,39 @@ state_dir: ./state
 resolve: { allowed.test: 127.0.0.1, denied.test: 127.0.0.1 }
 destinations: { allow_ranges: [127.0.0.0/8] }
 log: { format: json, file: "-" }
+addons: [./addons/tenant-gate.ts, ./addons/tag.mjs]
 rules:
   - { name: allowed-origin, hosts: [allowed.test], ports: [${origin.port}] }
+`);
+  // Addons beside the config, with no node_modules and no package.json near them, import
+  // 'portcullis' as the docs show: a TypeScript one (compiled to CommonJS) and an ES module.
+  mkdirSync(path.join(empty, 'addons'));
+  writeFileSync(path.join(empty, 'addons', 'tenant-gate.ts'), `import { defineAddon, normalizePath } from 'portcullis';
+export default defineAddon({
+  name: 'tenant-gate',
+  requestHeaders(flow) {
+    const tenant: string | undefined = flow.request.headers['x-tenant'];
+    const normalized = normalizePath(flow.request.path);
+    if (!tenant) return { verdict: 'deny', reason: 'X-Tenant missing on ' + (normalized.ok ? normalized.path : 'an ambiguous path') };
+    return undefined;
+  },
+});
+`);
+  writeFileSync(path.join(empty, 'addons', 'tag.mjs'), `import { defineAddon } from 'portcullis';
+export default defineAddon({ name: 'tag', requestHeaders(flow) { flow.request.headers['x-tagged'] = 'yes'; } });
 `);
   const check = await runCommand(path.join(prefix, 'bin', 'portcullis'), ['check', '-c', config], { env, cwd: empty });
   assert.equal(check.code, 0, check.stdout + check.stderr);
   const cli = startProgram(t, path.join(prefix, 'bin', 'portcullis'), ['run', '-c', config, '--workers', '1'], { cwd: empty, env });
   const [, address] = await cli.waitFor(/listening on http:\/\/(127\.0\.0\.1:\d+)/, 'stderr', 20_000);
   const proxy = `http://${address}`;
-  const allowed = await curl(['-x', proxy, `http://allowed.test:${origin.port}/from-the-tarball`]);
+  const allowed = await curl(['-x', proxy, '-H', 'X-Tenant: a', `http://allowed.test:${origin.port}/from-the-tarball`]);
   assert.equal(allowed.status, 200, allowed.stderr);
-  const denied = await curl(['-x', proxy, `http://denied.test:${origin.port}/never`]);
+  assert.equal(origin.seen[0]?.headers['x-tagged'], 'yes');
+  const noTenant = await curl(['-x', proxy, `http://allowed.test:${origin.port}/no-tenant`]);
+  assert.equal(noTenant.status, 403);
+  assert.match(noTenant.body, /X-Tenant missing on \/no-tenant/);
+  const denied = await curl(['-x', proxy, '-H', 'X-Tenant: a', `http://denied.test:${origin.port}/never`]);
   assert.equal(denied.status, 403);
   assert.deepEqual(origin.seen.map((r) => r.url), ['/from-the-tarball']);
   await cli.waitFor(/"reason":"no-rule-matched"/, 'stdout');
