@@ -52,6 +52,8 @@ export interface RequestQuestion extends Question {
   readonly transport: 'http' | 'tls';
   readonly method: string;
   readonly pathAndQuery: string;
+  /** Why the request looks like DNS over HTTPS (dohRequestEvidence), when it does. */
+  readonly dohEvidence?: string;
 }
 
 /**
@@ -91,6 +93,7 @@ export const decideRequest = (context: PipelineContext, question: RequestQuestio
     destination: question.destination, clientIp: question.flow.client.address, transport: question.transport,
     method: question.method, pathAndQuery: question.pathAndQuery,
     ...(question.user !== undefined ? { user: question.user } : {}),
+    ...(question.dohEvidence !== undefined ? { dohEvidence: question.dohEvidence } : {}),
   });
   return verifyThenEnforce(context, question.flow, decision, question);
 };

@@ -13,6 +13,7 @@ import { identifyRequest, originOf, type Identification, type RequestHead, type 
 import { judgeUpgrade } from './judge-upgrade.js';
 import { refuseMalformed, type Refusal } from './refusal.js';
 import { validateRequestHead } from '../flow/validate-request-head.js';
+import { dohRequestEvidence } from '../policy/doh.js';
 
 /** An allowed request, ready to be sent upstream. */
 export interface ForwardRoute {
@@ -118,6 +119,8 @@ export const runRequest = (context: PipelineContext, exchange: RequestExchange):
   }
 };
 
+const withDohEvidence = (evidence: string | undefined): { dohEvidence?: string } => (evidence === undefined ? {} : { dohEvidence: evidence });
+
 /** Identify, decide, then forward or answer. */
 const route = (
   context: PipelineContext, exchange: RequestExchange, flow: HttpFlow, user: string | undefined, fail: (error: unknown) => void,
@@ -137,6 +140,7 @@ const route = (
       // visible, so it is judged as a request inside TLS (default port 443).
       transport: identified.scheme === 'https' ? 'tls' : 'http',
       method: exchange.head.method, pathAndQuery: identified.pathAndQuery,
+      ...withDohEvidence(dohRequestEvidence(identified.pathAndQuery, exchange.head.rawHeaders)),
       ...(source.kind === 'transparent-http'
         ? { redirect: { verify: context.state().config.transparent.verify_original_destination, original: source.original } }
         : {}),

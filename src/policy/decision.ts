@@ -18,7 +18,13 @@ export type DenyReason =
   /** An Upgrade (h2c, WebSocket, other) that would escape per-request policy. */
   | 'upgrade-not-allowed'
   /** A spliced tunnel's ClientHello carries Encrypted Client Hello: its SNI is only a public name. */
-  | 'ech-present';
+  | 'ech-present'
+  /** DNS over HTTPS (a well-known resolver, or a DNS media type) that no rule names exactly. */
+  | 'doh-blocked'
+  /** A DNS query for a name no rule could allow (the DNS listener). */
+  | 'dns-name-not-allowed'
+  /** A DNS query for an allowed name that looks like data leaving in labels: too long, too random, too many. */
+  | 'dns-exfiltration-suspected';
 
 export type AllowDecision = {
   readonly verdict: 'allow';
