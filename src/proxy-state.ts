@@ -5,7 +5,7 @@ import { PortcullisError } from './errors.js';
 import type { UpstreamTlsSettings } from './net/upstream-tls.js';
 import { createBasicAuthenticator, type BasicAuthenticator } from './auth/basic-authenticator.js';
 import { parseHtpasswd } from './auth/htpasswd.js';
-import { createAddressGuard } from './policy/address-guard.js';
+import { createAddressGuard, type AddressGuard } from './policy/address-guard.js';
 import { compilePolicy, type CompiledPolicy } from './policy/policy-engine.js';
 import { createResolver, type LookupAll, type Resolver } from './net/resolver.js';
 import { createParentDialers } from './net/parent-proxy-dialer.js';
@@ -28,6 +28,8 @@ export interface ProxyState {
   readonly upstreamTls: UpstreamTlsSettings;
   /** Names to addresses: `resolve:` pins, then DNS. The dialers use it; so does verification through a parent proxy. */
   readonly resolver: Resolver;
+  /** Which resolved addresses may be dialed (destinations.allow_ranges); the DNS listener answers only those. */
+  readonly addressGuard: AddressGuard;
   /** Present when `auth.basic` is configured: every client must authenticate. */
   readonly authenticator?: BasicAuthenticator;
 }
@@ -106,16 +108,17 @@ export const buildProxyState = (config: ProxyConfig, lookup?: LookupAll, now: ()
   const authenticator = loadAuthenticator(config, now);
   const resolver = createResolver(config.resolve, lookup);
   const parent = parentProxyOf(config);
+  const addressGuard = createAddressGuard(config.destinations.allow_ranges);
   const direct = createUpstreamDialer({
     resolver,
-    addressCheck: createAddressGuard(config.destinations.allow_ranges),
+    addressCheck: addressGuard,
     connectTimeoutMs: config.timeouts.upstream_connect,
   });
   const viaParent = parent
     ? createParentDialers(parent, resolver, { connectMs: config.timeouts.upstream_connect, responseMs: config.timeouts.upstream_response })
     : undefined;
   return Object.freeze({
-    config, policy, resolver,
+    config, policy, resolver, addressGuard,
     dialer: viaParent?.tunnel ?? direct,
     httpDialer: viaParent?.direct ?? direct,
     ...(parent ? { parent } : {}),

@@ -5,6 +5,9 @@ import { silentLogger, type Logger } from './logging/logger.js';
 import { createUpstreamPools } from './net/upstream-pools.js';
 import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
 import { createListener, type Listener } from './net/listener.js';
+import { createDnsListener } from './net/dns-listener.js';
+import { createServiceRecordSource } from './net/dns-upstream.js';
+import { createExfiltrationGuard } from './pipeline/exfiltration-guard.js';
 import type { LookupAll } from './net/resolver.js';
 import { createOriginalDestinationSource, type OriginalDestinationSource } from './net/original-destination.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
@@ -87,7 +90,11 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
   };
   // SO_ORIGINAL_DST through the native addon, loaded (and logged) when a transparent listener starts.
   const listenerDeps = { originalDestination: deps.originalDestination ?? createOriginalDestinationSource({ logger }) };
-  const listeners = config.listen.map((listenerConfig) => createListener(runtime, listenerConfig, listenerDeps));
+  // DNS listeners share one exfiltration guard: a client's budgets are the same over UDP and TCP.
+  const dnsDeps = { guard: createExfiltrationGuard(), serviceRecords: createServiceRecordSource(() => current.config.dns.upstream) };
+  const listeners = config.listen.map((listenerConfig) => (listenerConfig.mode === 'dns'
+    ? createDnsListener(runtime, listenerConfig, dnsDeps)
+    : createListener(runtime, listenerConfig, listenerDeps)));
   return {
     listeners,
     state: () => current,

@@ -23,6 +23,8 @@ export type DenyReason =
   | 'doh-blocked'
   /** A DNS query for a name no rule could allow (the DNS listener). */
   | 'dns-name-not-allowed'
+  /** A DNS question of a type the DNS listener does not answer (TXT, MX, ANY, ...; HTTPS/SVCB with https_records: refuse). */
+  | 'dns-type-not-allowed'
   /** A DNS query for an allowed name that looks like data leaving in labels: too long, too random, too many. */
   | 'dns-exfiltration-suspected';
 

@@ -1,0 +1,124 @@
+import { getDomain } from 'tldts';
+import type { Rate } from '../config/dns-schema.js';
+
+/**
+ * The DNS exfiltration guard: a name the policy allows (say under `*.example.com`) can still
+ * carry data in its labels (`<base32 chunk>.<chunk>.t.example.com`), read by whoever runs the
+ * zone's name server. Each name is checked by itself (label length, name length, entropy), and
+ * each client has two budgets: queries for allowed names per second, and characters of names it
+ * has not asked for lately. What trips any of them is `dns-exfiltration-suspected`.
+ */
+
+export interface ExfiltrationLimits {
+  readonly max_label_length: number;
+  readonly max_name_length: number;
+  readonly max_entropy: number;
+  readonly rate: Rate;
+  readonly new_name_budget: Rate;
+}
+
+/** The entropy check looks at no fewer characters: short strings cannot show their randomness. */
+export const ENTROPY_MIN_CHARACTERS = 32;
+/** Names a client asked for lately, per client: asking again for one of them costs no budget. */
+const RECENT_NAMES = 256;
+/** Clients remembered at once; the least recently seen is forgotten first. */
+const MAX_CLIENTS = 10_000;
+
+/** Shannon entropy of the characters, in bits per character. */
+export const shannonEntropy = (text: string): number => {
+  if (text.length === 0) return 0;
+  const counts = new Map<string, number>();
+  for (const ch of text) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bits = 0;
+  for (const count of counts.values()) {
+    const p = count / text.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+};
+
+/** The labels left of the registrable domain ("a1b2.c3.t" of "a1b2.c3.t.example.com"), dots removed: what a zone owner may read as data. */
+export const subdomainCharacters = (name: string): string => {
+  const domain = getDomain(name, { allowPrivateDomains: false }) ?? name.slice(name.lastIndexOf('.') + 1);
+  const below = name.length > domain.length ? name.slice(0, name.length - domain.length - 1) : '';
+  return below.replace(/\./g, '');
+};
+
+/** Why one name, by itself, looks like data: undefined when it does not. `name` is canonical (lowercase, no trailing dot). */
+export const suspiciousName = (name: string, limits: ExfiltrationLimits): string | undefined => {
+  if (name.length > limits.max_name_length) return `name of ${name.length} characters, more than max_name_length (${limits.max_name_length})`;
+  const longest = name.split('.').reduce((max, label) => Math.max(max, label.length), 0);
+  if (longest > limits.max_label_length) return `a label of ${longest} characters, more than max_label_length (${limits.max_label_length})`;
+  const data = subdomainCharacters(name);
+  if (data.length >= ENTROPY_MIN_CHARACTERS) {
+    const entropy = shannonEntropy(data);
+    if (entropy > limits.max_entropy) return `labels with ${entropy.toFixed(2)} bits of entropy per character, more than max_entropy (${limits.max_entropy})`;
+  }
+  return undefined;
+};
+
+export type GuardVerdict = { readonly ok: true } | { readonly ok: false; readonly detail: string };
+
+export interface ExfiltrationGuard {
+  /** Checks one query for an allowed name from `client` at `now` (epoch ms), and counts it when it passes. */
+  admit(client: string, name: string, now: number, limits: ExfiltrationLimits): GuardVerdict;
+}
+
+interface ClientState {
+  queries: number;
+  characters: number;
+  at: number;
+  readonly recent: Set<string>;
+}
+
+const refill = (tokens: number, rate: Rate, elapsedMs: number): number => Math.min(rate.count, tokens + (rate.count * elapsedMs) / rate.perMs);
+
+/**
+ * One guard per proxy, shared by its DNS listeners (UDP and TCP alike). A name that looks like
+ * data also throttles its client: the query budget drops to minus one window's worth, so the
+ * client's next queries for allowed names wait about two windows (2 s at 50/s).
+ */
+export const createExfiltrationGuard = (): ExfiltrationGuard => {
+  const clients = new Map<string, ClientState>();
+  const stateOf = (client: string, now: number, limits: ExfiltrationLimits): ClientState => {
+    const known = clients.get(client);
+    if (known !== undefined) {
+      clients.delete(client); // re-inserted below: the map's order is least recently seen first
+      const elapsed = Math.max(0, now - known.at);
+      known.queries = refill(known.queries, limits.rate, elapsed);
+      known.characters = refill(known.characters, limits.new_name_budget, elapsed);
+      known.at = now;
+      clients.set(client, known);
+      return known;
+    }
+    if (clients.size >= MAX_CLIENTS) clients.delete(clients.keys().next().value as string);
+    const fresh: ClientState = { queries: limits.rate.count, characters: limits.new_name_budget.count, at: now, recent: new Set() };
+    clients.set(client, fresh);
+    return fresh;
+  };
+  return {
+    admit(client, name, now, limits) {
+      const state = stateOf(client, now, limits);
+      const suspicious = suspiciousName(name, limits);
+      if (suspicious !== undefined) {
+        state.queries = Math.min(state.queries, 0) - limits.rate.count;
+        return { ok: false, detail: `${suspicious}; the client is throttled` };
+      }
+      if (state.queries < 1) {
+        return { ok: false, detail: `more than ${limits.rate.count} queries per ${limits.rate.perMs} ms for allowed names from this client (exfiltration.rate)` };
+      }
+      const fresh = !state.recent.has(name);
+      const cost = fresh ? subdomainCharacters(name).length : 0;
+      if (cost > state.characters) {
+        return { ok: false, detail: `new names worth more than ${limits.new_name_budget.count} characters per ${limits.new_name_budget.perMs} ms from this client (exfiltration.new_name_budget)` };
+      }
+      state.queries -= 1;
+      state.characters -= cost;
+      if (fresh) {
+        if (state.recent.size >= RECENT_NAMES) state.recent.delete(state.recent.values().next().value as string);
+        state.recent.add(name);
+      }
+      return { ok: true };
+    },
+  };
+};
