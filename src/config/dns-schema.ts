@@ -16,6 +16,14 @@ export interface Rate {
   readonly perMs: number;
 }
 
+/** A rate as the config writes it: "50/s", "1000/10m". */
+export const formatRate = (rate: Rate): string => {
+  for (const [unit, ms] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (rate.perMs % ms === 0) return `${rate.count}/${rate.perMs === ms ? '' : rate.perMs / ms}${unit}`;
+  }
+  return `${rate.count}/${rate.perMs}ms`;
+};
+
 /** "20/s", "1000/10m": a count over a window. */
 export const RateSchema = z.string().transform((value, ctx): Rate => {
   const match = RATE.exec(value.trim());

@@ -1,5 +1,5 @@
 import { getDomain } from 'tldts';
-import type { Rate } from '../config/dns-schema.js';
+import { formatRate, type Rate } from '../config/dns-schema.js';
 
 /**
  * The DNS exfiltration guard: a name the policy allows (say under `*.example.com`) can still
@@ -76,7 +76,7 @@ const refill = (tokens: number, rate: Rate, elapsedMs: number): number => Math.m
 /**
  * One guard per proxy, shared by its DNS listeners (UDP and TCP alike). A name that looks like
  * data also throttles its client: the query budget drops to minus one window's worth, so the
- * client's next queries for allowed names wait about two windows (2 s at 50/s).
+ * client's next queries for allowed names wait about one window (1 s at 50/s).
  */
 export const createExfiltrationGuard = (): ExfiltrationGuard => {
   const clients = new Map<string, ClientState>();
@@ -102,15 +102,15 @@ export const createExfiltrationGuard = (): ExfiltrationGuard => {
       const suspicious = suspiciousName(name, limits);
       if (suspicious !== undefined) {
         state.queries = Math.min(state.queries, 0) - limits.rate.count;
-        return { ok: false, detail: `${suspicious}; the client is throttled` };
+        return { ok: false, detail: `${suspicious} (dns.exfiltration); the client is throttled` };
       }
       if (state.queries < 1) {
-        return { ok: false, detail: `more than ${limits.rate.count} queries per ${limits.rate.perMs} ms for allowed names from this client (exfiltration.rate)` };
+        return { ok: false, detail: `more than ${formatRate(limits.rate)} queries for allowed names from this client (dns.exfiltration.rate)` };
       }
       const fresh = !state.recent.has(name);
       const cost = fresh ? subdomainCharacters(name).length : 0;
       if (cost > state.characters) {
-        return { ok: false, detail: `new names worth more than ${limits.new_name_budget.count} characters per ${limits.new_name_budget.perMs} ms from this client (exfiltration.new_name_budget)` };
+        return { ok: false, detail: `new names worth more than ${formatRate(limits.new_name_budget)} characters from this client (dns.exfiltration.new_name_budget)` };
       }
       state.queries -= 1;
       state.characters -= cost;
