@@ -24,6 +24,11 @@ export interface ProxyDeps {
   readonly originalDestination?: OriginalDestinationSource;
   /** Log which CA was loaded or created (default true); worker processes leave that to the primary. */
   readonly announceCa?: boolean;
+  /**
+   * The part of each DNS client budget (dns.exfiltration rate and new_name_budget) this process
+   * enforces: 1 alone, 1/N in each of N worker processes sharing the DNS listeners.
+   */
+  readonly dnsBudgetShare?: number;
   /** A ready CA (tests share one); otherwise start() loads or creates it in state_dir. */
   readonly certificateAuthority?: CertificateAuthority;
 }
@@ -91,7 +96,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
   // SO_ORIGINAL_DST through the native addon, loaded (and logged) when a transparent listener starts.
   const listenerDeps = { originalDestination: deps.originalDestination ?? createOriginalDestinationSource({ logger }) };
   // DNS listeners share one exfiltration guard: a client's budgets are the same over UDP and TCP.
-  const dnsDeps = { guard: createExfiltrationGuard(), serviceRecords: createServiceRecordSource(() => current.config.dns.upstream) };
+  const dnsDeps = { guard: createExfiltrationGuard(deps.dnsBudgetShare ?? 1), serviceRecords: createServiceRecordSource(() => current.config.dns.upstream) };
   const listeners = config.listen.map((listenerConfig) => (listenerConfig.mode === 'dns'
     ? createDnsListener(runtime, listenerConfig, dnsDeps)
     : createListener(runtime, listenerConfig, listenerDeps)));

@@ -122,7 +122,8 @@ export const createDnsListener = (runtime: ProxyRuntime, config: ListenerConfig,
   const bindUdp = (port: number): Promise<dgram.Socket> => new Promise((resolve, reject) => {
     const socket = dgram.createSocket(net.isIPv6(host) ? { type: 'udp6', ipv6Only: false } : { type: 'udp4' });
     socket.once('error', reject);
-    socket.bind({ address: host, port, exclusive: true }, () => {
+    // Not exclusive: worker processes (portcullis run --workers N) share one socket, as they share the TCP port.
+    socket.bind({ address: host, port, exclusive: false }, () => {
       socket.off('error', reject);
       socket.on('error', (error) => runtime.logger.warn({ err: error }, 'DNS listener UDP error'));
       socket.on('message', onDatagram(socket));

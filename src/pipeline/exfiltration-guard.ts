@@ -74,12 +74,15 @@ interface ClientState {
 const refill = (tokens: number, rate: Rate, elapsedMs: number): number => Math.min(rate.count, tokens + (rate.count * elapsedMs) / rate.perMs);
 
 /**
- * One guard per proxy, shared by its DNS listeners (UDP and TCP alike). A name that looks like
- * data also throttles its client: the query budget drops to minus one window's worth, so the
- * client's next queries for allowed names wait about one window (1 s at 50/s).
+ * One guard per proxy, shared by its DNS listeners (UDP and TCP alike); with N worker processes
+ * sharing the listeners, each keeps `share` = 1/N of every budget, so together they allow no more
+ * than the configured budget (a client whose queries all land on one worker gets less). A name that looks like
+ * data also throttles its client: its query budget drops to minus one window's worth, so its
+ * queries for allowed names wait until about one window (1 s at 50/s) after the last such name.
  */
-export const createExfiltrationGuard = (): ExfiltrationGuard => {
+export const createExfiltrationGuard = (share = 1): ExfiltrationGuard => {
   const clients = new Map<string, ClientState>();
+  const scaled = (rate: Rate): Rate => (share >= 1 ? rate : { count: Math.max(1, Math.floor(rate.count * share)), perMs: rate.perMs });
   const stateOf = (client: string, now: number, limits: ExfiltrationLimits): ClientState => {
     const known = clients.get(client);
     if (known !== undefined) {
@@ -97,11 +100,12 @@ export const createExfiltrationGuard = (): ExfiltrationGuard => {
     return fresh;
   };
   return {
-    admit(client, name, now, limits) {
+    admit(client, name, now, configured) {
+      const limits = { ...configured, rate: scaled(configured.rate), new_name_budget: scaled(configured.new_name_budget) };
       const state = stateOf(client, now, limits);
       const suspicious = suspiciousName(name, limits);
       if (suspicious !== undefined) {
-        state.queries = Math.min(state.queries, 0) - limits.rate.count;
+        state.queries = Math.min(state.queries, -limits.rate.count);
         return { ok: false, detail: `${suspicious} (dns.exfiltration); the client is throttled` };
       }
       if (state.queries < 1) {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,9 @@ import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
  * records every name that would have left the machine); HTTPS records come from a recording
  * upstream name server on loopback, set as dns.upstream.
  */
+
+const DIG = ['/usr/bin/dig', '/bin/dig', '/usr/local/bin/dig'].some((file) => existsSync(file));
+const skip = DIG ? false : 'dig is missing (Debian: apt-get install dnsutils; scripts/install-test-deps.sh does it)';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'pcl-dns-'));
 process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -68,7 +71,7 @@ const dig = (port: number, args: readonly string[]): ReturnType<typeof runComman
 
 const statusOf = (output: string): string | undefined => /status: ([A-Z]+)/.exec(output)?.[1];
 
-test('dig gets A and AAAA for an allowed name, over UDP and TCP, from the proxy\'s resolver with answer_ttl', async (t) => {
+test('dig gets A and AAAA for an allowed name, over UDP and TCP, from the proxy\'s resolver with answer_ttl', { skip }, async (t) => {
   const { port, proxy, lookups } = await start(t);
   const a = await dig(port, ['www.example.com', 'A', '+noall', '+answer']);
   assert.match(a.stdout, /^www\.example\.com\.\s+45\s+IN\s+A\s+93\.184\.216\.34$/m, a.stdout + a.stderr);
@@ -82,7 +85,7 @@ test('dig gets A and AAAA for an allowed name, over UDP and TCP, from the proxy\
   ]);
 });
 
-test('names no rule could allow get NXDOMAIN (or REFUSED with refuse_with) and never reach the resolver', async (t) => {
+test('names no rule could allow get NXDOMAIN (or REFUSED with refuse_with) and never reach the resolver', { skip }, async (t) => {
   const { port, proxy, lookups } = await start(t);
   for (const name of ['evil.test', 'example.com', 'intranet.example.org']) {
     const result = await dig(port, [name, 'A']);
@@ -97,7 +100,7 @@ test('names no rule could allow get NXDOMAIN (or REFUSED with refuse_with) and n
   assert.equal(statusOf((await dig(refusing.port, ['evil.test', 'A'])).stdout), 'REFUSED');
 });
 
-test('TXT and ANY are refused; HTTPS comes from dns.upstream without ech and address hints, TTL capped', async (t) => {
+test('TXT and ANY are refused; HTTPS comes from dns.upstream without ech and address hints, TTL capped', { skip }, async (t) => {
   const { port, proxy, upstream } = await start(t);
   assert.equal(statusOf((await dig(port, ['www.example.com', 'TXT'])).stdout), 'REFUSED');
   assert.equal(statusOf((await dig(port, ['www.example.com', 'ANY'])).stdout), 'REFUSED');
@@ -113,7 +116,7 @@ test('TXT and ANY are refused; HTTPS comes from dns.upstream without ech and add
   assert.deepEqual(refusing.upstream.asked, []);
 });
 
-test('base32 chunks in labels (a DNS tunnel\'s pattern) are flagged and throttled; what left is far from the 1 KB sent', async (t) => {
+test('base32 chunks in labels (a DNS tunnel\'s pattern) are flagged and throttled; what left is far from the 1 KB sent', { skip }, async (t) => {
   const { port, proxy, lookups } = await start(t, { dns: { exfiltration: { rate: '20/s' } } });
   const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
   const data = Array.from({ length: 1640 }, (_, i) => alphabet[(i * 7 + (i >> 3) * 13) % 32]).join(''); // 1 KB as base32
@@ -133,7 +136,7 @@ test('base32 chunks in labels (a DNS tunnel\'s pattern) are flagged and throttle
   t.diagnostic(`${lookups.length} of ${names.length} queries reached the resolver (${Math.round(leftCharacters * 5 / 8)} bytes); ${flagged.length} flagged`);
 });
 
-test('malformed messages get FORMERR or nothing, never a crash; bad TCP framing closes only that connection', async (t) => {
+test('malformed messages get FORMERR or nothing, never a crash; bad TCP framing closes only that connection', { skip }, async (t) => {
   const { port, proxy } = await start(t);
   const udp = dgram.createSocket('udp4');
   t.after(() => udp.close());
@@ -156,7 +159,7 @@ test('malformed messages get FORMERR or nothing, never a crash; bad TCP framing 
   assert.ok(flows.filter((f) => f.reason === 'malformed-request').length >= 3, JSON.stringify(flows.map((f) => f.reason)));
 });
 
-test('TCP connections beyond dns.max_tcp_connections are closed at once', async (t) => {
+test('TCP connections beyond dns.max_tcp_connections are closed at once', { skip }, async (t) => {
   const { port } = await start(t, { dns: { max_tcp_connections: 2 } });
   const open = await Promise.all([0, 1].map(async () => {
     const socket = net.connect(port, '127.0.0.1');

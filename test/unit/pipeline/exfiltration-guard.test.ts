@@ -122,3 +122,18 @@ test('a flagged name throttles its client: its next ordinary queries wait about 
   assert.equal(guard.admit('10.0.0.1', 'www.example.com', 900, limits).ok, false);
   assert.equal(guard.admit('10.0.0.1', 'www.example.com', 1200, limits).ok, true);
 });
+
+test('a guard in one of two worker processes keeps half of each budget', () => {
+  const guard = createExfiltrationGuard(1 / 2);
+  const limits = { ...LIMITS, rate: { count: 10, perMs: 1000 } };
+  const passed = Array.from({ length: 10 }, () => guard.admit('10.0.0.1', 'www.example.com', 0, limits).ok).filter(Boolean).length;
+  assert.equal(passed, 5);
+});
+
+test('flagged names in a row keep the client throttled until one window after the last, not longer', () => {
+  const guard = createExfiltrationGuard();
+  const limits = { ...LIMITS, rate: { count: 10, perMs: 1000 } };
+  for (let i = 0; i < 50; i += 1) assert.equal(guard.admit('10.0.0.1', `${'x'.repeat(60)}${i}.example.com`, i * 10, limits).ok, false);
+  assert.equal(guard.admit('10.0.0.1', 'www.example.com', 490 + 900, limits).ok, false);
+  assert.equal(guard.admit('10.0.0.1', 'www.example.com', 490 + 1200, limits).ok, true);
+});
