@@ -45,14 +45,16 @@ export const subdomainCharacters = (name: string): string => {
 };
 
 /** Why one name, by itself, looks like data: undefined when it does not. `name` is canonical (lowercase, no trailing dot). */
-export const suspiciousName = (name: string, limits: ExfiltrationLimits): string | undefined => {
-  if (name.length > limits.max_name_length) return `name of ${name.length} characters, more than max_name_length (${limits.max_name_length})`;
+export const suspiciousName = (name: string, limits: ExfiltrationLimits): string | undefined => checkName(name, subdomainCharacters(name), limits);
+
+/** suspiciousName with the name's subdomain characters already found. */
+const checkName = (name: string, data: string, limits: ExfiltrationLimits): string | undefined => {
+  if (name.length > limits.max_name_length) return `name of ${name.length} characters, more than dns.exfiltration.max_name_length (${limits.max_name_length})`;
   const longest = name.split('.').reduce((max, label) => Math.max(max, label.length), 0);
-  if (longest > limits.max_label_length) return `a label of ${longest} characters, more than max_label_length (${limits.max_label_length})`;
-  const data = subdomainCharacters(name);
+  if (longest > limits.max_label_length) return `a label of ${longest} characters, more than dns.exfiltration.max_label_length (${limits.max_label_length})`;
   if (data.length >= ENTROPY_MIN_CHARACTERS) {
     const entropy = shannonEntropy(data);
-    if (entropy > limits.max_entropy) return `labels with ${entropy.toFixed(2)} bits of entropy per character, more than max_entropy (${limits.max_entropy})`;
+    if (entropy > limits.max_entropy) return `labels with ${entropy.toFixed(2)} bits of entropy per character, more than dns.exfiltration.max_entropy (${limits.max_entropy})`;
   }
   return undefined;
 };
@@ -103,16 +105,17 @@ export const createExfiltrationGuard = (share = 1): ExfiltrationGuard => {
     admit(client, name, now, configured) {
       const limits = { ...configured, rate: scaled(configured.rate), new_name_budget: scaled(configured.new_name_budget) };
       const state = stateOf(client, now, limits);
-      const suspicious = suspiciousName(name, limits);
+      const data = subdomainCharacters(name);
+      const suspicious = checkName(name, data, limits);
       if (suspicious !== undefined) {
         state.queries = Math.min(state.queries, -limits.rate.count);
-        return { ok: false, detail: `${suspicious} (dns.exfiltration); the client is throttled` };
+        return { ok: false, detail: `${suspicious}; the client is throttled` };
       }
       if (state.queries < 1) {
         return { ok: false, detail: `more than ${formatRate(limits.rate)} queries for allowed names from this client (dns.exfiltration.rate)` };
       }
       const fresh = !state.recent.has(name);
-      const cost = fresh ? subdomainCharacters(name).length : 0;
+      const cost = fresh ? data.length : 0;
       if (cost > state.characters) {
         return { ok: false, detail: `new names worth more than ${formatRate(limits.new_name_budget)} characters from this client (dns.exfiltration.new_name_budget)` };
       }

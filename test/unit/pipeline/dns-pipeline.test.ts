@@ -174,5 +174,5 @@ test('a suspected exfiltration is refused, recorded with its reason and rule, an
   assert.deepEqual(replies, [{ rcode: 'NXDOMAIN', answers: [] }]);
   assert.deepEqual(lookups.calls, []);
   assert.deepEqual([context.flows[0]?.reason, context.flows[0]?.rule], ['dns-exfiltration-suspected', 'wild']);
-  assert.match(context.flows[0]?.detail ?? '', /a label of 60 characters, more than max_label_length \(48\)/);
+  assert.match(context.flows[0]?.detail ?? '', /a label of 60 characters, more than dns\.exfiltration\.max_label_length \(48\)/);
 });

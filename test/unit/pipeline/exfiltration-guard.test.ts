@@ -53,9 +53,9 @@ const cases: ReadonlyArray<[string, string, RegExp | undefined]> = [
   ['passes an ordinary name', 'www.example.com', undefined],
   ['passes a long, readable AWS load balancer name', 'internal-my-load-balancer-1234567890.us-west-2.elb.amazonaws.com', undefined],
   ['passes a long bucket name', 'prod-eu-west-1-logs-bucket-123456789012.s3.amazonaws.com', undefined],
-  ['flags a 63-character label (iodine, dnscat2)', `${'a1'.repeat(31)}b.t.example.com`, /a label of 63 characters, more than max_label_length \(48\)/],
-  ['flags a name longer than max_name_length', `${'abcdefghij.'.repeat(11)}example.com`, /name of 132 characters, more than max_name_length \(120\)/],
-  ['flags base32 data in several labels below the length limits', `${base32(secret(40)).match(/.{1,32}/g)?.join('.')}.t.example.com`, /bits of entropy per character, more than max_entropy \(4\.5\)/],
+  ['flags a 63-character label (iodine, dnscat2)', `${'a1'.repeat(31)}b.t.example.com`, /a label of 63 characters, more than dns\.exfiltration\.max_label_length \(48\)/],
+  ['flags a name longer than max_name_length', `${'abcdefghij.'.repeat(11)}example.com`, /name of 132 characters, more than dns\.exfiltration\.max_name_length \(120\)/],
+  ['flags base32 data in several labels below the length limits', `${base32(secret(40)).match(/.{1,32}/g)?.join('.')}.t.example.com`, /bits of entropy per character, more than dns\.exfiltration\.max_entropy \(4\.5\)/],
 ];
 
 for (const [title, name, expected] of cases) {
