@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import dnsPacket from 'dns-packet';
 import { runCommand } from '../helpers/clients.js';
+import { tunnelNames } from '../helpers/dns-tunnel.js';
 import { tableLookup } from '../helpers/pipeline-fakes.js';
 import { startTestProxy, type TestProxy } from '../helpers/test-proxy.js';
 
@@ -118,10 +120,7 @@ test('TXT and ANY are refused; HTTPS comes from dns.upstream without ech and add
 
 test('base32 chunks in labels (a DNS tunnel\'s pattern) are flagged and throttled; what left is far from the 1 KB sent', { skip }, async (t) => {
   const { port, proxy, lookups } = await start(t, { dns: { exfiltration: { rate: '20/s' } } });
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  const data = Array.from({ length: 1640 }, (_, i) => alphabet[(i * 7 + (i >> 3) * 13) % 32]).join(''); // 1 KB as base32
-  const names: string[] = [];
-  for (let at = 0, seq = 0; at < data.length; at += 20, seq += 1) names.push(`${data.slice(at, at + 20)}.${seq.toString(36)}.t.example.com`);
+  const names = tunnelNames(randomBytes(1024), 20, 1, 't.example.com');
   const batch = path.join(dir, 'exfil.txt');
   writeFileSync(batch, names.map((name) => `${name} A`).join('\n'));
   const result = await dig(port, ['-f', batch, '+noall', '+comments']);

@@ -20,6 +20,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { commandLines } from '../../src/net/firewall-rules.js';
 import { must, run, startIn, which, type Background } from '../helpers/netns.js';
+import { tunnelNames } from '../helpers/dns-tunnel.js';
 import { makeOriginCertificates } from '../helpers/test-certs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -105,23 +106,6 @@ const waitForLog = async (file: string, predicate: (line: LogLine) => boolean, c
     if (Date.now() > deadline) throw new Error(`${found.length} of ${count} access-log lines within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-};
-
-/** RFC 4648 base32, lowercase, unpadded: what DNS tunnels (iodine, dnscat-style tools) put in labels. */
-const base32 = (bytes: Buffer): string => {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const byte of bytes) {
-    value = ((value << 8) | byte) & 0xffff;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  return bits > 0 ? out + alphabet[(value << (5 - bits)) & 31] : out;
 };
 
 test('side channels between network namespaces: the gateway is the only resolver, DNS cannot carry 1 KB out, DoH and QUIC do not pass', {
@@ -269,12 +253,9 @@ rules:
 
   await t.test('1 KB of base32 in labels under *.example.com is flagged and throttled, and less than 1 KB reaches the outside', async () => {
     const secret = randomBytes(1024);
-    const encoded = base32(secret);
-    const names: string[] = [];
-    for (let at = 0, seq = 0; at < encoded.length; at += 20, seq += 1) names.push(`${encoded.slice(at, at + 20)}.${seq.toString(36)}.t.example.com`);
     // Long labels as iodine sends them, then short ones as a tool sends that adapts to the label and entropy limits.
-    const iodine = encoded.match(/.{1,63}/g)!.reduce<string[]>((out, label, i) => (i % 3 === 0 ? [...out, label] : [...out.slice(0, -1), `${out[out.length - 1]}.${label}`]), [])
-      .map((labels, i) => `${labels}.i${i}.t.example.com`);
+    const iodine = tunnelNames(secret, 63, 3, 't.example.com');
+    const names = tunnelNames(secret, 20, 1, 't.example.com');
     const send = async (batchNames: readonly string[], file: string): Promise<void> => {
       writeFileSync(path.join(dir, file), batchNames.map((name) => `${name} A`).join('\n'));
       const result = await dig(['-f', path.join(dir, file), '+noall', '+comments']);

@@ -4,28 +4,11 @@ import { createHash } from 'node:crypto';
 import {
   createExfiltrationGuard, shannonEntropy, subdomainCharacters, suspiciousName, type ExfiltrationLimits,
 } from '../../../src/pipeline/exfiltration-guard.js';
+import { base32, tunnelNames } from '../../helpers/dns-tunnel.js';
 
 const LIMITS: ExfiltrationLimits = {
   max_label_length: 48, max_name_length: 120, max_entropy: 4.5,
   rate: { count: 50, perMs: 1000 }, new_name_budget: { count: 1000, perMs: 600_000 },
-};
-
-/** RFC 4648 base32, lowercase, unpadded: what iodine and dnscat-style tools put in labels. */
-const base32 = (bytes: Uint8Array): string => {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  let bits = 0;
-  let value = 0;
-  let out = '';
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
-  return out;
 };
 
 /** Deterministic "secret" bytes (no randomness in unit tests). */
@@ -33,20 +16,6 @@ const secret = (size: number): Uint8Array => {
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i += 32) out.set(createHash('sha256').update(String(i)).digest().subarray(0, Math.min(32, size - i)), i);
   return out;
-};
-
-/** The names a tool sends to move `data` out: base32 chunks of `label` characters, `labels` per name, under the zone. */
-const exfiltrationNames = (data: Uint8Array, label: number, labels: number, zone: string): string[] => {
-  const encoded = base32(data);
-  const names: string[] = [];
-  const perName = label * labels;
-  for (let at = 0, seq = 0; at < encoded.length; at += perName, seq += 1) {
-    const chunk = encoded.slice(at, at + perName);
-    const parts: string[] = [];
-    for (let i = 0; i < chunk.length; i += label) parts.push(chunk.slice(i, i + label));
-    names.push(`${parts.join('.')}.${seq.toString(36)}.${zone}`);
-  }
-  return names;
 };
 
 const cases: ReadonlyArray<[string, string, RegExp | undefined]> = [
@@ -81,14 +50,14 @@ test('shannonEntropy is 0 for one repeated character and log2(n) for n distinct 
 
 test('1 KB in iodine-style labels (63 characters of base32) is flagged on the first query and none of it passes', () => {
   const guard = createExfiltrationGuard();
-  const names = exfiltrationNames(secret(1024), 63, 3, 't.example.com');
+  const names = tunnelNames(secret(1024), 63, 3, 't.example.com');
   const verdicts = names.map((name, i) => guard.admit('10.0.0.9', name, i, LIMITS));
   assert.ok(verdicts.every((verdict) => !verdict.ok), JSON.stringify(verdicts));
 });
 
 test('1 KB in short labels under every per-name limit runs out of the new-name budget long before 1 KB has passed', () => {
   const guard = createExfiltrationGuard();
-  const names = exfiltrationNames(secret(1024), 20, 1, 't.example.com');
+  const names = tunnelNames(secret(1024), 20, 1, 't.example.com');
   assert.equal(names.every((name) => suspiciousName(name, LIMITS) === undefined), true);
   let passedCharacters = 0;
   let firstRefusal: string | undefined;
