@@ -2,7 +2,7 @@
 # Installs the real clients the test suite drives (curl, openssl, Python requests, Chromium and
 # NSS's certutil for the browser test, iproute2/iptables/nftables for the transparent-mode test,
 # kubectl for the Kubernetes manifests, HAProxy for the fleet test, binutils for objdump,
-# testssl.sh for the TLS server settings test),
+# testssl.sh for the TLS server settings test, dig for the DNS listener),
 # from Debian's packages, only when they are missing.
 # Safe to run again.
 set -euo pipefail
@@ -34,6 +34,9 @@ command -v objdump >/dev/null 2>&1 || missing+=(binutils)
 command -v testssl >/dev/null 2>&1 || command -v testssl.sh >/dev/null 2>&1 || missing+=(testssl.sh)
 # test/e2e/parent-squid.test.ts chains Portcullis to Squid (with its basic_ncsa_auth helper) as a parent proxy.
 command -v squid >/dev/null 2>&1 || [ -x /usr/sbin/squid ] || missing+=(squid)
+# test/e2e/dns-listener.test.ts and test/e2e/side-channels-netns.test.ts query the DNS listener
+# with dig (BIND's dnsutils).
+command -v dig >/dev/null 2>&1 || missing+=(dnsutils)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -5,7 +5,7 @@ import { PortcullisError } from './errors.js';
 import type { UpstreamTlsSettings } from './net/upstream-tls.js';
 import { createBasicAuthenticator, type BasicAuthenticator } from './auth/basic-authenticator.js';
 import { parseHtpasswd } from './auth/htpasswd.js';
-import { createAddressGuard } from './policy/address-guard.js';
+import { createAddressGuard, type AddressGuard } from './policy/address-guard.js';
 import { compilePolicy, type CompiledPolicy } from './policy/policy-engine.js';
 import { createResolver, type LookupAll, type Resolver } from './net/resolver.js';
 import { createUpstreamRoutes, type UpstreamRoutes } from './net/upstream-routes.js';
@@ -30,6 +30,8 @@ export interface ProxyState {
   readonly addons: AddonHost;
   /** Header rules, credentials to inject and budgets, per rule. */
   readonly controls: RequestControls;
+  /** Which resolved addresses may be dialed (destinations.allow_ranges); the DNS listener answers only those. */
+  readonly addressGuard: AddressGuard;
   /** Present when `auth.basic` is configured: every client must authenticate. */
   readonly authenticator?: BasicAuthenticator;
 }
@@ -136,13 +138,14 @@ export const buildProxyState = (config: ProxyConfig, deps: StateDeps = {}): Prox
   const policy = compilePolicy(expandGroups(config));
   const authenticator = loadAuthenticator(config, now);
   const resolver = createResolver(config.resolve, lookup);
+  const addressGuard = createAddressGuard(config.destinations.allow_ranges);
   const direct = createUpstreamDialer({
     resolver,
-    addressCheck: createAddressGuard(config.destinations.allow_ranges),
+    addressCheck: addressGuard,
     connectTimeoutMs: config.timeouts.upstream_connect,
   });
   return Object.freeze({
-    config, policy, resolver,
+    config, policy, resolver, addressGuard,
     controls: compileRequestControls(config, secretReader(config, env)),
     addons: deps.addons ?? noAddons(deps.logger ?? silentLogger),
     upstream: createUpstreamRoutes(config, resolver, direct),

@@ -5,6 +5,9 @@ import { silentLogger, type Logger } from './logging/logger.js';
 import { createUpstreamPools } from './net/upstream-pools.js';
 import { caOptionsFromConfig, loadOrCreateCertificateAuthority, type CertificateAuthority } from './tls/certificate-authority.js';
 import { createListener, type Listener } from './net/listener.js';
+import { createDnsListener } from './net/dns-listener.js';
+import { createServiceRecordSource } from './net/dns-upstream.js';
+import { createExfiltrationGuard } from './pipeline/exfiltration-guard.js';
 import type { LookupAll } from './net/resolver.js';
 import { createOriginalDestinationSource, type OriginalDestinationSource } from './net/original-destination.js';
 import { buildProxyState, type ProxyState } from './proxy-state.js';
@@ -24,6 +27,11 @@ export interface ProxyDeps {
   readonly originalDestination?: OriginalDestinationSource;
   /** Log which CA was loaded or created (default true); worker processes leave that to the primary. */
   readonly announceCa?: boolean;
+  /**
+   * The part of each DNS client budget (dns.exfiltration rate and new_name_budget) this process
+   * enforces: 1 alone, 1/N in each of N worker processes sharing the DNS listeners.
+   */
+  readonly dnsBudgetShare?: number;
   /** A ready CA (tests share one); otherwise start() loads or creates it in state_dir. */
   readonly certificateAuthority?: CertificateAuthority;
 }
@@ -102,7 +110,11 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
   };
   // SO_ORIGINAL_DST through the native addon, loaded (and logged) when a transparent listener starts.
   const listenerDeps = { originalDestination: deps.originalDestination ?? createOriginalDestinationSource({ logger }) };
-  const listeners = config.listen.map((listenerConfig) => createListener(runtime, listenerConfig, listenerDeps));
+  // DNS listeners share one exfiltration guard: a client's budgets are the same over UDP and TCP.
+  const dnsDeps = { guard: createExfiltrationGuard(deps.dnsBudgetShare ?? 1), serviceRecords: createServiceRecordSource(() => current.config.dns.upstream) };
+  const listeners = config.listen.map((listenerConfig) => (listenerConfig.mode === 'dns'
+    ? createDnsListener(runtime, listenerConfig, dnsDeps)
+    : createListener(runtime, listenerConfig, listenerDeps)));
   return {
     listeners,
     state: () => current,

@@ -13,7 +13,7 @@ import type { FlowSummary } from './flow-view.js';
  * rule, and one click must not open it.
  */
 
-export type DeniedFlow = Pick<FlowSummary, 'host' | 'port' | 'kind' | 'method' | 'url' | 'reason' | 'client' | 'decision' | 'startedAt'>;
+export type DeniedFlow = Pick<FlowSummary, 'host' | 'port' | 'kind' | 'method' | 'url' | 'reason' | 'client' | 'decision' | 'startedAt'> & Partial<Pick<FlowSummary, 'rule'>>;
 
 export interface DeniedGroup {
   readonly host: string;
@@ -39,7 +39,7 @@ export interface DeniedSample {
 }
 
 /** Gaps: no rule covers this host, port or client. Only these get a suggestion. */
-const RULE_FIXABLE = new Set(['no-rule-matched', 'port-not-allowed', 'client-not-allowed', 'ip-literal-not-allowed']);
+const RULE_FIXABLE = new Set(['no-rule-matched', 'port-not-allowed', 'client-not-allowed', 'ip-literal-not-allowed', 'dns-name-not-allowed']);
 /** Refused by a rule's paths or methods on purpose: shown, never turned into a rule. */
 const DELIBERATE = new Set(['path-not-allowed', 'method-not-allowed']);
 /** Methods a suggestion never rests on alone: preflights and probes. */
@@ -56,7 +56,7 @@ const list = (items: readonly (string | number)[]): string => `[${items.map((ite
 
 const ruleName = (host: string): string => `allow-${host}`.replace(/[^A-Za-z0-9_.:-]/g, '-').slice(0, 100);
 
-const defaultPort = (flow: DeniedFlow): number => (flow.kind === 'tunnel' || flow.url.startsWith('https:') ? 443 : 80);
+const defaultPort = (flow: DeniedFlow): number => (flow.kind === 'dns' ? 0 : flow.kind === 'tunnel' || flow.url.startsWith('https:') ? 443 : 80);
 
 const firstDistinct = <T>(values: Iterable<T>): T[] => [...new Set(values)].slice(0, MAX_LISTED);
 
@@ -68,9 +68,9 @@ export const suggestAllowRule = (host: string, flows: readonly DeniedFlow[]): st
   const lines = [`  - name: ${scalar(ruleName(host))}`, `    hosts: ${list([host])}`];
   // Ports default to 80 (HTTP) and 443 (CONNECT/TLS): list them only when some flow used another.
   if (flows.some((flow) => flow.port !== defaultPort(flow))) {
-    lines.push(`    ports: ${list([...new Set(flows.map((flow) => flow.port))].sort((a, b) => a - b))}`);
+    lines.push(`    ports: ${list([...new Set(flows.filter((flow) => flow.kind !== 'dns').map((flow) => flow.port))].sort((a, b) => a - b))}`);
   }
-  if (flows.some((flow) => flow.reason === 'client-not-allowed')) {
+  if (flows.some((flow) => flow.reason === 'client-not-allowed' || (flow.reason === 'dns-name-not-allowed' && flow.rule !== undefined))) {
     lines.push(`    clients: ${list(firstDistinct(flows.map((f) => f.client.address)))}`);
   }
   return `${lines.join('\n')}\n`;
@@ -78,6 +78,8 @@ export const suggestAllowRule = (host: string, flows: readonly DeniedFlow[]): st
 
 /** What explain takes for a denied flow: tunnels become https://host:port/. */
 const sampleOf = (flow: DeniedFlow): DeniedSample => {
+  // A refused DNS name: what the client would have done next is a request to it.
+  if (flow.kind === 'dns') return { method: 'GET', url: `https://${flow.host}/`, client: flow.client.address };
   if (flow.kind === 'tunnel') {
     const host = flow.host.includes(':') ? `[${flow.host}]` : flow.host;
     return { method: 'GET', url: `https://${host}:${flow.port}/`, client: flow.client.address };
@@ -134,7 +136,7 @@ export const groupDeniedByHost = (flows: Iterable<DeniedFlow>): DeniedGroup[] =>
       host,
       count: group.length,
       reasons,
-      ports: [...new Set(group.map((flow) => flow.port))].sort((a, b) => a - b),
+      ports: [...new Set(group.filter((flow) => flow.kind !== 'dns').map((flow) => flow.port))].sort((a, b) => a - b),
       clients: firstDistinct(group.map((flow) => flow.client.address)),
       lastSeen: group.reduce((latest, flow) => Math.max(latest, flow.startedAt), 0),
       ...(fixable.length > 0 ? { suggestion: suggestAllowRule(host, fixable), samples: samplesOf(fixable) } : {}),

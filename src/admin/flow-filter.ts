@@ -7,7 +7,7 @@ import type { FlowSummary } from './flow-view.js';
  *   host:example      host contains "example"          status:403   status:4xx   status:0
  *   decision:deny     allow | deny | would-deny         rule:NAME    rule:-  (no rule)
  *   client:10.0.      client address starts with        method:POST  reason:path-not-allowed
- *   kind:tunnel       http | tunnel                     anything else: free text in URL,
+ *   kind:tunnel       http | tunnel | dns               anything else: free text in URL,
  *   !term or -term    negates a term                    host, method, client, rule, reason, detail
  *
  * Values may be quoted ("two words"). Matching ignores case.

@@ -23,6 +23,9 @@ export interface ProxyMetrics {
   readonly contentType: string;
 }
 
+/** Query types with a label of their own; the rest are "other" (a client picks the type: the label set stays small). */
+const DNS_TYPES = new Set(['A', 'AAAA', 'HTTPS', 'SVCB']);
+
 /** Seconds; request durations through a proxy span from a millisecond to minutes. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
@@ -58,6 +61,14 @@ export const createProxyMetrics = (sources: MetricsSources): ProxyMetrics => {
   const tunnels = new Counter({
     name: 'portcullis_tunnels_total', help: 'CONNECT tunnels by decision, reason code, rule and mode (splice or intercept).',
     labelNames: ['decision', 'reason', 'rule', 'mode'] as const, registers,
+  });
+  const dnsQueries = new Counter({
+    name: 'portcullis_dns_queries_total', help: 'DNS queries to the DNS listeners by decision, reason code, rule and query type (A, AAAA, HTTPS, SVCB, other).',
+    labelNames: ['decision', 'reason', 'rule', 'type'] as const, registers,
+  });
+  const exfiltration = new Counter({
+    name: 'portcullis_dns_exfiltration_suspected_total', help: 'DNS queries refused as suspected exfiltration (dns-exfiltration-suspected), by client address.',
+    labelNames: ['client'] as const, registers,
   });
   const duration = new Histogram({
     name: 'portcullis_request_duration_seconds', help: 'Time from request to the end of the response, by decision.',
@@ -107,6 +118,11 @@ export const createProxyMetrics = (sources: MetricsSources): ProxyMetrics => {
     observe(record) {
       const decision = decisionOf(record);
       const rule = record.rule ?? '';
+      if (record.kind === 'dns') {
+        dnsQueries.inc({ decision, reason: record.reason, rule, type: DNS_TYPES.has(record.method) ? record.method : 'other' });
+        if (record.reason === 'dns-exfiltration-suspected') exfiltration.inc({ client: record.client.address });
+        return;
+      }
       if (record.kind === 'tunnel') {
         tunnels.inc({ decision, reason: record.reason, rule, mode: record.tunnelMode ?? '' });
       } else {

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { parseConfigText } from '../config/load-config.js';
 import { comparePolicies } from '../learn/compare-policies.js';
 import { summarizeReplay } from '../learn/format-replay.js';
-import { fromFlowRecord } from '../learn/from-flow-record.js';
+import { fromFlowRecord, isLearnable } from '../learn/from-flow-record.js';
 import type { LoggedRequest } from '../learn/logged-request.js';
 import { parseAccessLogText, type LogProblem } from '../learn/parse-access-log.js';
 import type { SetAside } from '../learn/proposal.js';
@@ -61,7 +61,7 @@ export const proposeFromFlows = (ctx: AdminContext, res: http.ServerResponse, qu
     sendError(res, 400, options);
     return;
   }
-  const result = answer(ctx, 'live', ctx.ring.list().map(fromFlowRecord), options, []);
+  const result = answer(ctx, 'live', ctx.ring.list().filter(isLearnable).map(fromFlowRecord), options, []);
   if (yamlOnly) sendText(res, 200, result.yaml, 'application/yaml; charset=utf-8', { 'content-disposition': 'attachment; filename="proposed.yaml"' });
   else sendJson(res, 200, result);
 };

@@ -158,8 +158,8 @@ Examples:
     .description('transparent mode: clients with no proxy settings, redirected by the firewall (docs/transparent.md)');
 
   transparent.command('rules')
-    .description('print the iptables/ip6tables and nftables commands that redirect ports 80/443 into the transparent listeners, with the loop guard and the QUIC block')
-    .option('-c, --config <file>', 'YAML config file with transparent-http / transparent-tls listeners')
+    .description('print the iptables/ip6tables and nftables commands that redirect ports 80/443 into the transparent listeners and port 53 into the dns listener, with the loop guard and the QUIC and DNS-over-TLS (853) blocks')
+    .option('-c, --config <file>', 'YAML config file with transparent-http / transparent-tls / dns listeners')
     .option('--user <name>', 'user Portcullis runs as; its own connections are not redirected (default: portcullis)')
     .option('--group <name>', 'match the group Portcullis runs as instead of the user')
     .option('--interface <iface>', 'gateway: the interface facing the private network, e.g. eth1 (iptables wildcard eth+)')
@@ -174,6 +174,7 @@ The config needs listeners such as:
   listen:
     - { address: "[::]:3129", mode: transparent-http }
     - { address: "[::]:3130", mode: transparent-tls }
+    - { address: "[::]:5353", mode: dns }              # UDP and TCP 53 are redirected here (docs/side-channels.md)
 
 Examples:
   portcullis transparent rules -c portcullis.yaml --user portcullis --interface eth1

@@ -190,8 +190,11 @@ export const runCommand = async (options: RunOptions, io: CliIo, signals: Signal
         `    export http_proxy=http://${first} https_proxy=http://${first}`,
         `    curl -x http://${first} https://example.com/`,
       ] : []),
-      ...(config.listen.some((l) => l.mode !== 'explicit')
+      ...(config.listen.some((l) => l.mode === 'transparent-http' || l.mode === 'transparent-tls')
         ? ['portcullis: transparent listeners need firewall rules: portcullis transparent rules' + (options.config ? ` -c ${options.config}` : '')]
+        : []),
+      ...(config.listen.some((l) => l.mode === 'dns')
+        ? ['portcullis: point clients\' resolver at the dns listener, or redirect their port 53 to it: portcullis transparent rules' + (options.config ? ` -c ${options.config}` : '')]
         : []),
       ...adminLines,
       '',

@@ -26,7 +26,7 @@ const ports = (values: readonly string[], fallback: readonly number[]): number[]
 
 /**
  * `portcullis transparent rules [-c FILE]`: prints the iptables/ip6tables and nft commands that
- * redirect traffic into the config's transparent listeners, for a gateway host and for the
+ * redirect traffic into the config's transparent and dns listeners, for a gateway host and for the
  * same host, with the owner-match loop guard and the QUIC (UDP 443) block.
  */
 export const transparentRulesCommand = async (options: TransparentRulesOptions, io: CliIo): Promise<number> => {
@@ -64,7 +64,7 @@ export const transparentRulesCommand = async (options: TransparentRulesOptions, 
   });
   if (!result.ok) {
     io.stderr.write(`portcullis: ${result.error}\n`);
-    return result.error.startsWith('no transparent listener') ? EXIT_FAILURE : EXIT_USAGE;
+    return result.error.startsWith('no transparent or dns listener') ? EXIT_FAILURE : EXIT_USAGE;
   }
   for (const warning of result.warnings) io.stderr.write(`portcullis: warning: ${warning}\n`);
   io.stdout.write(result.text);

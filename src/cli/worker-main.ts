@@ -55,7 +55,8 @@ const run = (): void => {
       }
       try {
         // The primary created or loaded the CA before forking and said so, once.
-        proxy = createProxy(message.config, { logger, onFlow, announceCa: false });
+        // Each worker sees part of every client's DNS queries: its budgets are its share of the configured ones.
+        proxy = createProxy(message.config, { logger, onFlow, announceCa: false, dnsBudgetShare: 1 / Math.max(1, message.workers) });
       } catch (error) {
         send({ type: 'failed', message: (error as Error).message });
         return;

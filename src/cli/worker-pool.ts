@@ -54,7 +54,7 @@ export const createWorkerPool = (
     const timer = setTimeout(() => reject(new Error(`worker ${worker.process.pid} did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') {
-        sendTo(worker, { type: 'start', config: current.config, logHere: options.workersLog, sendFlows: options.sendFlows });
+        sendTo(worker, { type: 'start', config: current.config, logHere: options.workersLog, sendFlows: options.sendFlows, workers: count });
       } else if (message.type === 'listening') {
         clearTimeout(timer);
         resolve(message.addresses);

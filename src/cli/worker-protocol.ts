@@ -11,7 +11,11 @@ export interface WorkerStats {
 
 /** Primary → worker. */
 export type ToWorker =
-  | { readonly type: 'start'; readonly config: ProxyConfig; readonly logHere: boolean; readonly sendFlows: boolean }
+  | {
+    readonly type: 'start'; readonly config: ProxyConfig; readonly logHere: boolean; readonly sendFlows: boolean;
+    /** Workers sharing the listeners: each keeps 1/workers of every DNS client budget. */
+    readonly workers: number;
+  }
   | { readonly type: 'reopen-log' }
   | { readonly type: 'reload'; readonly config: ProxyConfig; readonly seq: number }
   | { readonly type: 'shutdown'; readonly graceMs: number };

@@ -8,7 +8,7 @@ export const DEFAULT_CONFIG_YAML = `# Portcullis: a deny-by-default egress proxy
 
 listen:
   - address: 127.0.0.1:3128    # point clients here: HTTP_PROXY=http://127.0.0.1:3128 (and HTTPS_PROXY)
-    mode: explicit             # explicit | transparent-http | transparent-tls
+    mode: explicit             # explicit | transparent-http | transparent-tls | dns
 
 admin:
   address: 127.0.0.1:9090      # dashboard, metrics, health; off loopback it needs a token

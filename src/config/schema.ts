@@ -2,6 +2,8 @@ import ipaddr from 'ipaddr.js';
 import { parseParentProxyUrl } from './parent-proxy-url.js';
 import { HeaderRulesSchema, InjectSchema, RateSchema } from './request-controls-schema.js';
 import { z } from 'zod';
+import { DnsConfigSchema, DNS_DEFAULTS } from './dns-schema.js';
+import { DurationSchema } from './duration-schema.js';
 import { parseHostPattern, patternKey } from '../policy/host-pattern.js';
 import { validateRulePath } from '../policy/path-normalizer.js';
 
@@ -11,19 +13,7 @@ import { validateRulePath } from '../policy/path-normalizer.js';
  * reported with the path of its key and, through the loader, its file and line.
  */
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/** A duration in milliseconds, written as a number of ms or a string like "10s", "500ms", "2m". */
-export const DurationSchema = z.union([z.number().nonnegative(), z.string()]).transform((value, ctx) => {
-  if (typeof value === 'number') return value;
-  const match = DURATION.exec(value.trim());
-  if (!match) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. 500ms, 10s, 2m` });
-    return z.NEVER;
-  }
-  return Number(match[1]) * (UNIT_MS[match[2] ?? 'ms'] ?? 1);
-});
+export { DurationSchema } from './duration-schema.js';
 
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s\[\]]+):(\d{1,5})$/;
 
@@ -47,7 +37,8 @@ const CidrSchema = z.string().refine((value) => {
 
 const ListenerSchema = z.strictObject({
   address: ListenAddressSchema,
-  mode: z.enum(['explicit', 'transparent-http', 'transparent-tls']).default('explicit'),
+  /** dns: a DNS server (UDP and TCP) answering only names a rule could allow (the `dns:` section). */
+  mode: z.enum(['explicit', 'transparent-http', 'transparent-tls', 'dns']).default('explicit'),
   tls: z.strictObject({
     min_version: TlsVersionSchema.default('TLSv1.2'),
     max_version: TlsVersionSchema.optional(),
@@ -65,6 +56,10 @@ const ListenerSchema = z.strictObject({
       ctx.addIssue({ code: 'custom', path: ['require_client_certificate'], message: 'needs client_ca: the CA that signs the client certificates' });
     }
   }).optional(),
+}).superRefine((listener, ctx) => {
+  if (listener.mode === 'dns' && listener.tls !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['tls'], message: 'a dns listener speaks plain DNS over UDP and TCP; tls applies to the proxy listeners only' });
+  }
 });
 
 const HttpMethodSchema = z.string().regex(/^[A-Za-z!#$%&'*+.^_`|~-]+$/, 'must be an HTTP method token such as GET')
@@ -255,6 +250,8 @@ export const ProxyConfigSchema = z.strictObject({
   }),
   default: z.literal('deny', { error: 'the only default is "deny"; add allow rules instead' }).default('deny'),
   dry_run: z.boolean().default(false),
+  /** The DNS listener's answers and exfiltration guard (docs/side-channels.md). */
+  dns: DnsConfigSchema.default(DNS_DEFAULTS),
 });
 
 /** The validated, defaulted config. Deep-frozen by the loader; nothing below config/ re-checks it. */

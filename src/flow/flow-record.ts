@@ -22,6 +22,15 @@ export interface FlowTimings {
   readonly responseStartedAt?: number;
 }
 
+/** A DNS query the DNS listener answered (kind 'dns'). */
+export interface FlowDns {
+  readonly transport: 'udp' | 'tcp';
+  /** The response code sent: NOERROR, NXDOMAIN, REFUSED, SERVFAIL, FORMERR, NOTIMP; "-" when nothing was sent. */
+  readonly rcode: string;
+  /** The addresses (A/AAAA) or records (HTTPS/SVCB, in presentation form) answered. */
+  readonly answers: readonly string[];
+}
+
 /**
  * The finished-flow record: what the access log, the dashboard and metrics see of one
  * request or tunnel. Built by the proxy when a flow ends (also on errors and aborts).
@@ -31,8 +40,8 @@ export interface FlowRecord {
   readonly id: string;
   /** For a request inside an intercepted tunnel: the tunnel's flow id. */
   readonly parentId?: string;
-  /** 'http' for one HTTP request, 'tunnel' for a CONNECT (or transparent TLS) connection. */
-  readonly kind: 'http' | 'tunnel';
+  /** 'http' for one HTTP request, 'tunnel' for a CONNECT (or transparent TLS) connection, 'dns' for one DNS query. */
+  readonly kind: 'http' | 'tunnel' | 'dns';
   /** Epoch milliseconds when the flow started. */
   readonly startedAt: number;
   /** Milliseconds from start to end. */
@@ -41,9 +50,9 @@ export interface FlowRecord {
   readonly client: { readonly address: string; readonly port: number };
   /** Listener address the client connected to, e.g. "127.0.0.1:3128". */
   readonly listener: string;
-  /** Request method; "CONNECT" for tunnels. */
+  /** Request method; "CONNECT" for tunnels; the query type (A, AAAA, HTTPS, ...) for DNS. */
   readonly method: string;
-  /** Absolute URL for HTTP flows, "host:port" authority for tunnels; "-" when unparseable. */
+  /** Absolute URL for HTTP flows, "host:port" authority for tunnels, the queried name for DNS; "-" when unparseable. */
   readonly url: string;
   /** Canonical destination host, or the raw text when it could not be parsed. */
   readonly host: string;
@@ -94,4 +103,6 @@ export interface FlowRecord {
   /** Client-side TLS facts, when the proxy terminated the client's TLS. */
   readonly tls?: FlowTls;
   readonly timings?: FlowTimings;
+  /** DNS queries: the transport, the response code and what was answered. */
+  readonly dns?: FlowDns;
 }

@@ -3,8 +3,12 @@ import { displayUrl } from '../logging/access-log-format.js';
 import { targetFields, type LoggedRequest } from './logged-request.js';
 import { optional } from './parse-json-line.js';
 
-/** A finished flow (the dashboard's buffer) as `learn` and `replay` read a json log line of it. */
+/** Flows `learn` reads: requests and tunnels. A DNS query teaches nothing the tunnel or request after it does not. */
+export const isLearnable = (record: FlowRecord): boolean => record.kind !== 'dns';
+
+/** A finished flow (the dashboard's buffer) as `learn` and `replay` read a json log line of it; callers leave DNS flows out (isLearnable). */
 export const fromFlowRecord = (record: FlowRecord): LoggedRequest => {
+  if (record.kind === 'dns') throw new Error(`flow ${record.id} is a DNS query, which learn does not read`);
   const url = displayUrl(record);
   return {
     source: `flow ${record.id}`,

@@ -11,7 +11,7 @@ export interface LogProblem {
 export interface ParsedLog {
   readonly requests: LoggedRequest[];
   readonly problems: LogProblem[];
-  /** Lines read, blank ones included. */
+  /** Lines read, blank ones and DNS queries (nothing to learn from) included. */
   readonly lines: number;
 }
 
@@ -33,7 +33,7 @@ export const parseAccessLogText = (text: string, name: string, into: ParsedLog =
     const source = `${name}:${index + 1}`;
     const result = line.trimStart().startsWith('{') ? parseJsonLine(line, source) : parseSquidLine(line, source);
     if (result.ok) into.requests.push(result.request);
-    else if (!(unterminated && index === lines.length - 1)) into.problems.push({ source, message: result.error });
+    else if (result.skip !== true && !(unterminated && index === lines.length - 1)) into.problems.push({ source, message: result.error });
   });
   return { requests: into.requests, problems: into.problems, lines: into.lines + count };
 };

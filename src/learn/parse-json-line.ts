@@ -4,7 +4,10 @@ import {
 } from '../logging/access-log-fields.js';
 import { targetFields, type LoggedRequest } from './logged-request.js';
 
-export type LineResult = { readonly ok: true; readonly request: LoggedRequest } | { readonly ok: false; readonly error: string };
+/** A line that parsed, one that did not, or one that parsed but is nothing to learn from (a DNS query: `skip`). */
+export type LineResult =
+  | { readonly ok: true; readonly request: LoggedRequest }
+  | { readonly ok: false; readonly error: string; readonly skip?: true };
 
 const text = (line: Record<string, unknown>, field: string): string | undefined => {
   const value = line[field];
@@ -27,6 +30,7 @@ export const parseJsonLine = (line: string, source: string): LineResult => {
   const method = text(fields, FIELD_METHOD);
   const url = text(fields, FIELD_URL);
   const reason = text(fields, FIELD_REASON);
+  if (kind === 'dns') return { ok: false, error: 'a DNS query', skip: true };
   if (kind !== 'http' && kind !== 'tunnel') return { ok: false, error: `"${FIELD_KIND}" must be "http" or "tunnel"` };
   if (verdict !== 'allow' && verdict !== 'deny') return { ok: false, error: `"${FIELD_VERDICT}" must be "allow" or "deny"` };
   for (const [name, value] of [[FIELD_CLIENT, client], [FIELD_METHOD, method], [FIELD_URL, url], [FIELD_REASON, reason]] as const) {

@@ -39,6 +39,7 @@ export const parseSquidLine = (line: string, source: string): LineResult => {
   const match = RESULT.exec(result);
   if (match === null) return { ok: false, error: `"${result.slice(0, 40)}" is not a Squid result code such as TCP_MISS/200` };
   const code = match[1] as string;
+  if (code.startsWith('DNS_')) return { ok: false, error: 'a DNS query', skip: true };
   const status = Number(match[2]);
   const kind = method === 'CONNECT' ? 'tunnel' : 'http';
   const outcome = outcomeOf(code, status, kind === 'tunnel');

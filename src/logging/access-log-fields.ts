@@ -37,6 +37,12 @@ export const FIELD_TUNNEL_MODE = 'tunnel_mode';
 /** PCL_ERR_... code when the flow failed. */
 export const FIELD_ERROR = 'error';
 export const FIELD_USER = 'user';
+/** DNS queries (kind "dns"): udp or tcp. */
+export const FIELD_DNS_TRANSPORT = 'dns_transport';
+/** DNS queries: the response code sent (NOERROR, NXDOMAIN, REFUSED, ...). */
+export const FIELD_DNS_RCODE = 'dns_rcode';
+/** DNS queries: what was answered, comma-separated (addresses, or HTTPS/SVCB records). */
+export const FIELD_DNS_ANSWERS = 'dns_answers';
 
 /** Every field, in the order they appear in a JSON line. */
 export const ACCESS_LOG_FIELDS = [
@@ -67,6 +73,9 @@ export const ACCESS_LOG_FIELDS = [
   FIELD_TUNNEL_MODE,
   FIELD_ERROR,
   FIELD_USER,
+  FIELD_DNS_TRANSPORT,
+  FIELD_DNS_RCODE,
+  FIELD_DNS_ANSWERS,
 ] as const;
 
 export type AccessLogField = (typeof ACCESS_LOG_FIELDS)[number];

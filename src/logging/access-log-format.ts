@@ -5,6 +5,9 @@ import {
   FIELD_CLIENT,
   FIELD_CLIENT_PORT,
   FIELD_DETAIL,
+  FIELD_DNS_ANSWERS,
+  FIELD_DNS_RCODE,
+  FIELD_DNS_TRANSPORT,
   FIELD_DURATION_MS,
   FIELD_ERROR,
   FIELD_FLOW_ID,
@@ -127,6 +130,11 @@ export const formatJson = (record: FlowRecord): string => {
   if (record.tunnelMode !== undefined) line[FIELD_TUNNEL_MODE] = record.tunnelMode;
   if (record.errorCode !== undefined) line[FIELD_ERROR] = record.errorCode;
   if (record.user !== undefined) line[FIELD_USER] = record.user;
+  if (record.dns !== undefined) {
+    line[FIELD_DNS_TRANSPORT] = record.dns.transport;
+    line[FIELD_DNS_RCODE] = record.dns.rcode;
+    if (record.dns.answers.length > 0) line[FIELD_DNS_ANSWERS] = record.dns.answers.join(',');
+  }
   return escapeJsonExtras(JSON.stringify(line));
 };
 
@@ -147,6 +155,8 @@ interface SquidOutcome {
 }
 
 const squidOutcome = (record: FlowRecord): SquidOutcome => {
+  // Squid has no DNS: a query is DNS_DENIED or DNS_ANSWERED, status 000, so Squid tools keep reading the line.
+  if (record.kind === 'dns') return { code: record.verdict === 'deny' ? 'DNS_DENIED' : 'DNS_ANSWERED', status: 0, hierarchy: 'HIER_NONE/-' };
   if (record.verdict === 'deny') {
     return { code: 'TCP_DENIED', status: record.status > 0 ? record.status : 403, hierarchy: 'HIER_NONE/-' };
   }
@@ -191,7 +201,8 @@ export const formatSquid = (record: FlowRecord): string => {
     squidToken(displayUrl(record)),
     squidToken(record.user),
     squidToken(outcome.hierarchy),
-    squidMimeType(record.contentType),
+    // A DNS line carries its response code where a request has its MIME type.
+    record.dns !== undefined ? squidToken(record.dns.rcode) : squidMimeType(record.contentType),
   ].join(' ');
 };
 
@@ -261,8 +272,8 @@ export const formatConsole = (record: FlowRecord, options: ConsoleFormatOptions)
     escapeForConsole(record.method),
     escapeForConsole(displayUrl(record)),
     '→',
-    record.status > 0 ? String(whole(record.status)) : '-',
-    size,
+    record.dns !== undefined ? escapeForConsole(record.dns.rcode) : record.status > 0 ? String(whole(record.status)) : '-',
+    record.dns !== undefined ? `${record.dns.transport} ${escapeForConsole(record.dns.answers.join(',') || '-')}` : size,
     formatDuration(record.durationMs),
   ];
   if (record.tunnelMode !== undefined) parts.push(record.tunnelMode);

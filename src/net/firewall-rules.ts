@@ -42,10 +42,15 @@ export type RulesResult = { readonly ok: true; readonly text: string; readonly w
 
 /** One redirect: destination ports -> a local listener port. */
 interface Redirect {
-  readonly mode: 'transparent-http' | 'transparent-tls';
+  readonly mode: 'transparent-http' | 'transparent-tls' | 'dns';
   readonly ports: readonly number[];
+  /** TCP for the proxy listeners; UDP and TCP for DNS. */
+  readonly protocols: readonly ('udp' | 'tcp')[];
   readonly to: number;
 }
+
+/** Refused at the firewall, never redirected: QUIC (HTTP/3) and DNS over QUIC on UDP, DNS over TLS on TCP. */
+const REJECTED: ReadonlyArray<readonly ['udp' | 'tcp', number]> = [['udp', 443], ['tcp', 853], ['udp', 853]];
 
 const NAME = /^[a-z_][a-z0-9_-]{0,31}\$?$|^\d{1,10}$/i;
 const INTERFACE = /^[A-Za-z0-9_.:-]{1,15}\+?$/;
@@ -81,7 +86,7 @@ const listensOn = (host: string): { v4: boolean; v6: boolean; loopbackOnly: bool
 
 const redirectsFor = (listeners: readonly ListenerConfig[], options: FirewallRuleOptions, warnings: string[]): Redirect[] => {
   const out: Redirect[] = [];
-  for (const mode of ['transparent-http', 'transparent-tls'] as const) {
+  for (const mode of ['transparent-http', 'transparent-tls', 'dns'] as const) {
     const matching = listeners.filter((listener) => listener.mode === mode);
     const first = matching[0];
     if (first === undefined) continue;
@@ -99,7 +104,10 @@ const redirectsFor = (listeners: readonly ListenerConfig[], options: FirewallRul
     }
     if (wantV4 && !bound.v4) warnings.push(`${mode} listener ${first.address} does not accept IPv4: redirected IPv4 connections will be refused; listen on [::]:${port} (dual-stack) to serve both`);
     if (wantV6 && !bound.v6) warnings.push(`${mode} listener ${first.address} does not accept IPv6: redirected IPv6 connections will be refused (fail closed); listen on [::]:${port} (dual-stack) to serve both`);
-    out.push({ mode, ports: mode === 'transparent-http' ? options.httpPorts : options.tlsPorts, to: port });
+    out.push({
+      mode, ports: mode === 'transparent-http' ? options.httpPorts : mode === 'transparent-tls' ? options.tlsPorts : [53],
+      protocols: mode === 'dns' ? ['udp', 'tcp'] : ['tcp'], to: port,
+    });
   }
   return out;
 };
@@ -130,9 +138,11 @@ const iptablesLines = (redirects: readonly Redirect[], options: FirewallRuleOpti
     }
     for (const from of froms) {
       for (const redirect of redirects) {
-        for (const port of redirect.ports) lines.push(`${cmd} -t nat -A PREROUTING ${from}-p tcp --dport ${port} -j REDIRECT --to-ports ${redirect.to}`);
+        for (const protocol of redirect.protocols) {
+          for (const port of redirect.ports) lines.push(`${cmd} -t nat -A PREROUTING ${from}-p ${protocol} --dport ${port} -j REDIRECT --to-ports ${redirect.to}`);
+        }
       }
-      lines.push(`${cmd} -A FORWARD ${from}-p udp --dport 443 -j REJECT`);
+      for (const [protocol, port] of REJECTED) lines.push(`${cmd} -A FORWARD ${from}-p ${protocol} --dport ${port} -j REJECT`);
     }
   }
   if (options.target !== 'gateway') {
@@ -140,11 +150,13 @@ const iptablesLines = (redirects: readonly Redirect[], options: FirewallRuleOpti
     lines.push(`# same host, ${label}: this host's own programs are redirected; the owner match exempts Portcullis (${options.owner.kind} ${options.owner.name}),`);
     lines.push('# whose upstream connections would otherwise be redirected back into itself (a routing loop). Traffic to local addresses (lo) is left alone.');
     for (const redirect of redirects) {
-      for (const port of redirect.ports) {
-        lines.push(`${cmd} -t nat -A OUTPUT ! -o lo -p tcp --dport ${port} ${ownerMatch(options)} -j REDIRECT --to-ports ${redirect.to}`);
+      for (const protocol of redirect.protocols) {
+        for (const port of redirect.ports) {
+          lines.push(`${cmd} -t nat -A OUTPUT ! -o lo -p ${protocol} --dport ${port} ${ownerMatch(options)} -j REDIRECT --to-ports ${redirect.to}`);
+        }
       }
     }
-    lines.push(`${cmd} -A OUTPUT ! -o lo -p udp --dport 443 -j REJECT`);
+    for (const [protocol, port] of REJECTED) lines.push(`${cmd} -A OUTPUT ! -o lo -p ${protocol} --dport ${port} -j REJECT`);
   }
   return lines;
 };
@@ -162,14 +174,16 @@ const nftLines = (redirects: readonly Redirect[], options: FirewallRuleOptions):
   lines.push('# one table for IPv4 and IPv6 (inet); remove everything with: nft delete table inet portcullis');
   lines.push('nft add table inet portcullis');
   if (options.target !== 'same-host') {
-    lines.push('# gateway host: connections from the private network are redirected into Portcullis; QUIC (UDP 443) is refused.');
+    lines.push('# gateway host: connections from the private network are redirected into Portcullis; QUIC (UDP 443) and DNS over TLS/QUIC (853) are refused.');
     lines.push(shellQuoteNft('add chain inet portcullis prerouting { type nat hook prerouting priority dstnat; policy accept; }'));
     lines.push(shellQuoteNft('add chain inet portcullis forward { type filter hook forward priority filter; policy accept; }'));
     for (const from of froms) {
       for (const redirect of redirects) {
-        for (const port of redirect.ports) lines.push(shellQuoteNft(`add rule inet portcullis prerouting ${from}tcp dport ${port} redirect to :${redirect.to}`));
+        for (const protocol of redirect.protocols) {
+          for (const port of redirect.ports) lines.push(shellQuoteNft(`add rule inet portcullis prerouting ${from}${protocol} dport ${port} redirect to :${redirect.to}`));
+        }
       }
-      lines.push(shellQuoteNft(`add rule inet portcullis forward ${from}udp dport 443 reject`));
+      for (const [protocol, port] of REJECTED) lines.push(shellQuoteNft(`add rule inet portcullis forward ${from}${protocol} dport ${port} reject`));
     }
   }
   if (options.target !== 'gateway') {
@@ -178,11 +192,13 @@ const nftLines = (redirects: readonly Redirect[], options: FirewallRuleOptions):
     lines.push(shellQuoteNft('add chain inet portcullis output { type nat hook output priority -100; policy accept; }'));
     lines.push(shellQuoteNft('add chain inet portcullis output_filter { type filter hook output priority filter; policy accept; }'));
     for (const redirect of redirects) {
-      for (const port of redirect.ports) {
-        lines.push(shellQuoteNft(`add rule inet portcullis output ${only}oifname != "lo" tcp dport ${port} ${owner} redirect to :${redirect.to}`));
+      for (const protocol of redirect.protocols) {
+        for (const port of redirect.ports) {
+          lines.push(shellQuoteNft(`add rule inet portcullis output ${only}oifname != "lo" ${protocol} dport ${port} ${owner} redirect to :${redirect.to}`));
+        }
       }
     }
-    lines.push(shellQuoteNft(`add rule inet portcullis output_filter ${only}oifname != "lo" udp dport 443 reject`));
+    for (const [protocol, port] of REJECTED) lines.push(shellQuoteNft(`add rule inet portcullis output_filter ${only}oifname != "lo" ${protocol} dport ${port} reject`));
   }
   return lines;
 };
@@ -199,15 +215,22 @@ export const firewallRules = (listeners: readonly ListenerConfig[], options: Fir
   if (redirects.length === 0) {
     return {
       ok: false,
-      error: 'no transparent listener with a fixed port in the config; add for example\n'
-        + 'listen:\n  - { address: "[::]:3129", mode: transparent-http }\n  - { address: "[::]:3130", mode: transparent-tls }',
+      error: 'no transparent or dns listener with a fixed port in the config; add for example\n'
+        + 'listen:\n  - { address: "[::]:3129", mode: transparent-http }\n  - { address: "[::]:3130", mode: transparent-tls }\n  - { address: "[::]:5353", mode: dns }',
     };
   }
-  const summary = redirects.map((r) => `tcp ${r.ports.join(',')} -> :${r.to} (${r.mode})`).join('; ');
+  if (options.target !== 'gateway' && redirects.some((r) => r.mode === 'dns')) {
+    warnings.push('same host: a local stub resolver (systemd-resolved, dnsmasq) forwards DNS as its own user, so its queries are redirected too, and Portcullis\'s own lookups through it would come back to Portcullis: let Portcullis resolve without the stub (an /etc/resolv.conf naming a remote server, or resolve: pins)');
+  }
+  const summary = redirects.map((r) => `${r.protocols.join('+')} ${r.ports.join(',')} -> :${r.to} (${r.mode})`).join('; ');
   const sections: string[] = [
     `# Portcullis transparent mode: ${summary}`,
     `# Run as root. Portcullis must run as ${options.owner.kind} ${options.owner.name} (the same-host loop guard relies on it).`,
     '# QUIC (HTTP/3, UDP 443) would pass around the proxy: the REJECT rules make clients fall back to TCP.',
+    '# DNS over TLS and over QUIC (853) would pass around the DNS policy: refused too.',
+    ...(redirects.some((r) => r.mode === 'dns')
+      ? ['# DNS (UDP and TCP 53) to any server is answered by Portcullis\'s DNS listener: only names a rule could allow resolve.']
+      : ['# No dns listener: DNS to outside servers is not redirected (add one: listen: [{ address: "[::]:5353", mode: dns }]).']),
     ...warnings.map((warning) => `# warning: ${warning}`),
   ];
   if (options.format !== 'nftables') {

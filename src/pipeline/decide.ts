@@ -57,6 +57,8 @@ export interface RequestQuestion extends Question {
   readonly transport: 'http' | 'tls';
   readonly method: string;
   readonly pathAndQuery: string;
+  /** Why the request looks like DNS over HTTPS (dohRequestEvidence), when it does. */
+  readonly dohEvidence?: string;
 }
 
 /**
@@ -96,6 +98,7 @@ export const decideRequest = (context: PipelineContext, question: RequestQuestio
     destination: question.destination, clientIp: question.flow.client.address, transport: question.transport,
     method: question.method, pathAndQuery: question.pathAndQuery,
     ...(question.user !== undefined ? { user: question.user } : {}),
+    ...(question.dohEvidence !== undefined ? { dohEvidence: question.dohEvidence } : {}),
   });
   return verifyThenEnforce(context, question.flow, decision, question);
 };

@@ -1,4 +1,4 @@
-import type { FlowRecord, FlowTls, HeaderPair } from '../flow/flow-record.js';
+import type { FlowDns, FlowRecord, FlowTls, HeaderPair } from '../flow/flow-record.js';
 import { Flow, type FlowOrigin, type Sink } from './flow-base.js';
 
 export type { FlowError, FlowOrigin } from './flow-base.js';
@@ -77,4 +77,29 @@ export class HttpFlow extends Flow {
   }
 }
 
-export type AnyFlow = TunnelFlow | HttpFlow;
+/** One DNS query to the DNS listener: method is the query type, url the queried name. */
+export class DnsFlow extends Flow {
+  readonly transport: 'udp' | 'tcp';
+  #rcode = '-';
+  #answers: readonly string[] = [];
+
+  constructor(origin: FlowOrigin, type: string, name: string, transport: 'udp' | 'tcp', sink: Sink) {
+    super(origin, type, name, sink);
+    this.transport = transport;
+  }
+
+  /** The response sent: its code and what it carried (addresses, or records in presentation form). */
+  respondedWith(rcode: string, answers: readonly string[]): void {
+    this.#rcode = rcode;
+    this.#answers = answers;
+  }
+
+  protected toRecord(now: number): FlowRecord {
+    const record = this.baseRecord(now, 'dns');
+    const dns: FlowDns = { transport: this.transport, rcode: this.#rcode, answers: this.#answers };
+    record.dns = dns;
+    return record;
+  }
+}
+
+export type AnyFlow = TunnelFlow | HttpFlow | DnsFlow;

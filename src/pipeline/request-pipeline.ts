@@ -20,6 +20,7 @@ import { judgeUpgrade } from './judge-upgrade.js';
 import { pathWithCredentials, type RuleControls } from './request-controls.js';
 import { refuseMalformed, type Refusal } from './refusal.js';
 import { validateRequestHead } from '../flow/validate-request-head.js';
+import { dohRequestEvidence } from '../policy/doh.js';
 
 /** An allowed request, ready to be sent upstream. */
 export interface ForwardRoute {
@@ -131,6 +132,8 @@ export const runRequest = (context: PipelineContext, exchange: RequestExchange):
   }
 };
 
+const withDohEvidence = (evidence: string | undefined): { dohEvidence?: string } => (evidence === undefined ? {} : { dohEvidence: evidence });
+
 /** Identify, decide, then forward or answer. */
 const route = (
   context: PipelineContext, exchange: RequestExchange, flow: HttpFlow, user: string | undefined, fail: (error: unknown) => void,
@@ -159,6 +162,7 @@ const route = (
           hook: 'requestHeaders', flow: { ...addonFlowView(flow, 'http', identified.destination, decision), request: addonRequest },
         }, decision), (outcome) => unambiguous(outcome, decision, identified.pathAndQuery)),
       } : {}),
+      ...withDohEvidence(dohRequestEvidence(identified.pathAndQuery, exchange.head.rawHeaders)),
       ...(source.kind === 'transparent-http'
         ? { redirect: { verify: context.state().config.transparent.verify_original_destination, original: source.original } }
         : {}),

@@ -24,7 +24,15 @@ export type DenyReason =
   /** A request body beyond the rule's max_request_bytes (413). */
   | 'body-too-large'
   /** More requests from this client than the rule's rate (429 with Retry-After). */
-  | 'rate-limited';
+  | 'rate-limited'
+  /** DNS over HTTPS (a well-known resolver, or a DNS media type) that no rule names exactly. */
+  | 'doh-blocked'
+  /** A DNS query for a name no rule could allow (the DNS listener). */
+  | 'dns-name-not-allowed'
+  /** A DNS question of a type the DNS listener does not answer (TXT, MX, ANY, ...; HTTPS/SVCB with https_records: refuse). */
+  | 'dns-type-not-allowed'
+  /** A DNS query for an allowed name that looks like data leaving in labels: too long, too random, too many. */
+  | 'dns-exfiltration-suspected';
 
 export type AllowDecision = {
   readonly verdict: 'allow';

@@ -3,7 +3,9 @@ import { PortcullisError } from '../errors.js';
 import { formatAuthority, type Destination } from '../flow/destination.js';
 import type { CanonicalHost } from '../flow/host.js';
 import { allow, deny, type Decision, type DenyDecision } from './decision.js';
+import { isDohHost } from './doh.js';
 import { parseHostPattern, type HostPattern } from './host-pattern.js';
+import { buildRuleLookup } from './rule-lookup.js';
 import {
   createClientMatcher,
   createHostMatcher,
@@ -33,6 +35,16 @@ export interface RequestFacts extends ConnectionFacts {
   readonly method: string;
   /** Raw origin-form target as sent. */
   readonly pathAndQuery: string;
+  /** Why the request looks like DNS over HTTPS (see dohRequestEvidence), when it does. */
+  readonly dohEvidence?: string;
+}
+
+/** A DNS question as the DNS listener asks it: may some rule allow this name for this client, on any port? */
+export interface NameFacts {
+  /** The queried name, canonical (a name, never an IP literal). */
+  readonly name: CanonicalHost;
+  readonly clientIp: string;
+  readonly user?: string;
 }
 
 export interface CompiledPolicy {
@@ -44,6 +56,11 @@ export interface CompiledPolicy {
   decideConnection(facts: ConnectionFacts): Decision;
   /** Full decision for one HTTP request (plain HTTP, or inside an intercepted tunnel). */
   decideRequest(facts: RequestFacts): Decision;
+  /**
+   * The DNS listener's question: allow when some rule matching the name, client and user could
+   * allow a connection to it on any port (wildcards included); deny `dns-name-not-allowed` else.
+   */
+  decideName(facts: NameFacts): Decision;
   /** One line per rule, built from the matchers' explain(). */
   explainRules(): string[];
   readonly ruleNames: readonly string[];
@@ -107,47 +124,6 @@ const compileRule = (rule: RuleConfig, index: number): CompiledRule => {
   });
 };
 
-type RuleLookup = (host: CanonicalHost) => readonly CompiledRule[];
-
-const addTo = (map: Map<string, number[]>, key: string, index: number): void => {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [index]);
-  else if (list[list.length - 1] !== index) list.push(index);
-};
-
-/**
- * Finds the rules whose hosts match, in config order, without scanning every rule for names:
- * exact names and IPs by key, wildcards by each parent suffix of the host, CIDRs by a scan.
- * The index only narrows; every candidate is confirmed by its own host matcher.
- */
-const buildRuleLookup = (rules: readonly CompiledRule[]): RuleLookup => {
-  const exact = new Map<string, number[]>();
-  const suffixes = new Map<string, number[]>();
-  const cidrRules: number[] = [];
-  rules.forEach((rule, index) => {
-    for (const pattern of rule.patterns) {
-      if (pattern.kind === 'exact') addTo(exact, pattern.name, index);
-      else if (pattern.kind === 'ip') addTo(exact, pattern.address, index);
-      else if (pattern.kind === 'subdomains') addTo(suffixes, pattern.suffix, index);
-      else if (cidrRules[cidrRules.length - 1] !== index) cidrRules.push(index);
-    }
-  });
-  return (host) => {
-    const found = new Set<number>(exact.get(host.host));
-    if (host.kind === 'name') {
-      for (let dot = host.host.indexOf('.'); dot >= 0; dot = host.host.indexOf('.', dot + 1)) {
-        for (const index of suffixes.get(host.host.slice(dot + 1)) ?? []) found.add(index);
-      }
-    } else {
-      for (const index of cidrRules) found.add(index);
-    }
-    return [...found]
-      .sort((a, b) => a - b)
-      .map((index) => rules[index] as CompiledRule)
-      .filter((rule) => rule.host.matches(host));
-  };
-};
-
 type Stage = { ok: true; rules: readonly [CompiledRule, ...CompiledRule[]] } | { ok: false; decision: DenyDecision };
 
 const nonEmpty = (rules: readonly CompiledRule[]): rules is readonly [CompiledRule, ...CompiledRule[]] => rules.length > 0;
@@ -162,7 +138,22 @@ const explainRule = (rule: CompiledRule): string => {
 interface RuleSet {
   decideConnection(facts: ConnectionFacts): Decision;
   decideRequest(facts: RequestFacts): Decision;
+  decideName(facts: NameFacts): Decision;
 }
+
+/** The rule lists this very host: an exact name or IP entry, not a wildcard or a CIDR. */
+const namesExactly = (rule: CompiledRule, host: CanonicalHost): boolean =>
+  rule.patterns.some((p) => (p.kind === 'exact' && p.name === host.host) || (p.kind === 'ip' && p.address === host.host));
+
+/**
+ * DNS over HTTPS passes only a rule that names the host exactly: a well-known resolver (by name
+ * or address), or any host when the request carries DNS messages (`evidence`).
+ */
+const refuseDoh = (host: CanonicalHost, rules: readonly [CompiledRule, ...CompiledRule[]], evidence?: string): DenyDecision | undefined => {
+  const why = isDohHost(host) ? `${host.host} is a well-known DNS-over-HTTPS resolver` : evidence;
+  if (why === undefined || rules.some((rule) => namesExactly(rule, host))) return undefined;
+  return deny('doh-blocked', rules[0].name, `${why}; only a rule that lists ${host.host} itself (not a wildcard or range) may allow DNS over HTTPS`);
+};
 
 /** The decisions of one set of rules (all enforced, or all in report mode), in their config order. */
 const createRuleSet = (compiled: readonly CompiledRule[]): RuleSet => {
@@ -181,16 +172,24 @@ const createRuleSet = (compiled: readonly CompiledRule[]): RuleSet => {
       const detail = `port ${port} is not allowed for ${host.host} (${facts.transport})`;
       return { ok: false, decision: deny('port-not-allowed', byHost[0].name, detail) };
     }
+    return matchClient(byPort, facts, formatAuthority(facts.destination), 'client-not-allowed');
+  };
+
+  /** The rules among `candidates` whose clients and users match, or the denial naming the closest one. */
+  const matchClient = (
+    candidates: readonly [CompiledRule, ...CompiledRule[]], facts: { clientIp: string; user?: string }, target: string,
+    reason: 'client-not-allowed' | 'dns-name-not-allowed',
+  ): Stage => {
     // Parsed only when a candidate rule has `clients`: most policies never look at it.
-    const clientIp = byPort.some((rule) => rule.client !== undefined) ? parseClientIp(facts.clientIp) : undefined;
+    const clientIp = candidates.some((rule) => rule.client !== undefined) ? parseClientIp(facts.clientIp) : undefined;
     const clientOk = (rule: CompiledRule): boolean => rule.client?.matches(clientIp) ?? true;
-    const byClient = byPort.filter((rule) => clientOk(rule) && (rule.user?.matches(facts.user) ?? true));
+    const byClient = candidates.filter((rule) => clientOk(rule) && (rule.user?.matches(facts.user) ?? true));
     if (!nonEmpty(byClient)) {
-      const closest = byPort[0];
+      const closest = candidates[0];
       const detail = clientOk(closest)
-        ? `${facts.user === undefined ? 'an unauthenticated client' : `user ${facts.user}`} may not reach ${formatAuthority(facts.destination)}`
-        : `client ${clientIp?.toString() ?? facts.clientIp} may not reach ${formatAuthority(facts.destination)}`;
-      return { ok: false, decision: deny('client-not-allowed', closest.name, detail) };
+        ? `${facts.user === undefined ? 'an unauthenticated client' : `user ${facts.user}`} may not reach ${target}`
+        : `client ${clientIp?.toString() ?? facts.clientIp} may not reach ${target}`;
+      return { ok: false, decision: deny(reason, closest.name, detail) };
     }
     return { ok: true, rules: byClient };
   };
@@ -198,6 +197,8 @@ const createRuleSet = (compiled: readonly CompiledRule[]): RuleSet => {
   const decideConnection = (facts: ConnectionFacts): Decision => {
     const stage = matchConnection(facts);
     if (!stage.ok) return stage.decision;
+    const doh = refuseDoh(facts.destination.host, stage.rules);
+    if (doh !== undefined) return doh;
     return allow(stage.rules[0].name, stage.rules.some((rule) => rule.needsRequest),
       stage.rules.some((rule) => rule.path === undefined && rule.method === undefined),
       stage.rules.some((rule) => rule.allowEch));
@@ -213,8 +214,12 @@ const createRuleSet = (compiled: readonly CompiledRule[]): RuleSet => {
     }
     // Normalize only when a rule looks at the path: a rule without paths allows any path, ambiguous or not.
     const normalized = byMethod.some((rule) => rule.path !== undefined) ? normalizePath(facts.pathAndQuery) : undefined;
-    const full = byMethod.find((rule) => rule.path === undefined || (normalized?.ok === true && rule.path.matches(normalized.path)));
-    if (full !== undefined) return allow(full.name);
+    const passes = (rule: CompiledRule): boolean => rule.path === undefined || (normalized?.ok === true && rule.path.matches(normalized.path));
+    const full = byMethod.find(passes);
+    if (full !== undefined) {
+      const doh = refuseDoh(facts.destination.host, [full, ...byMethod.filter((rule) => rule !== full && passes(rule))], facts.dohEvidence);
+      return doh ?? allow(full.name);
+    }
     const closest = byMethod[0];
     if (normalized === undefined || !normalized.ok) {
       return deny('ambiguous-path', closest.name, normalized?.error);
@@ -227,7 +232,15 @@ const createRuleSet = (compiled: readonly CompiledRule[]): RuleSet => {
     return deny('path-not-allowed', closest.name, `path ${normalized.path} is not allowed for ${formatAuthority(facts.destination)}`);
   };
 
-  return { decideConnection, decideRequest };
+  const decideName = (facts: NameFacts): Decision => {
+    const byHost = lookup(facts.name);
+    if (!nonEmpty(byHost)) return deny('dns-name-not-allowed', undefined, `no rule allows ${facts.name.host}`);
+    const stage = matchClient(byHost, facts, facts.name.host, 'dns-name-not-allowed');
+    if (!stage.ok) return stage.decision;
+    return refuseDoh(facts.name, stage.rules) ?? allow(stage.rules[0].name);
+  };
+
+  return { decideConnection, decideRequest, decideName };
 };
 
 /** A denial that a report-mode rule would have allowed names that rule in `wouldAllow`. */
@@ -256,6 +269,9 @@ export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
     decideRequest: reported === undefined
       ? enforced.decideRequest
       : (facts: RequestFacts) => withWouldAllow(enforced.decideRequest(facts), () => reported.decideRequest(facts)),
+    decideName: reported === undefined
+      ? enforced.decideName
+      : (facts: NameFacts) => withWouldAllow(enforced.decideName(facts), () => reported.decideName(facts)),
     explainRules: () => [...explanations],
     ruleNames: Object.freeze(compiled.map((rule) => rule.name)),
   });

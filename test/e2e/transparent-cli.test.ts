@@ -47,7 +47,7 @@ test('transparent rules prints iptables and nft commands with the loop guard and
 test('transparent rules refuses a config without transparent listeners (exit 1) and bad flags (exit 2)', async (t) => {
   const none = await runCli(['transparent', 'rules']);
   assert.equal(none.code, 1);
-  assert.match(none.stderr, /no transparent listener/);
+  assert.match(none.stderr, /no transparent or dns listener/);
   const file = configFile(t, TRANSPARENT);
   const both = await runCli(['transparent', 'rules', '-c', file, '--user', 'a', '--group', 'b']);
   assert.equal(both.code, 2);

@@ -9,24 +9,21 @@
  * origin records every TCP connection, TLS handshake, request and UDP datagram it gets.
  * Names resolve in the client through curl --resolve and in the proxy through `resolve:`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { commandLines } from '../../src/net/firewall-rules.js';
 import { loadOriginalDstAddon } from '../../src/net/original-destination.js';
 import { runCommand, type CommandResult } from '../helpers/clients.js';
+import { must, run, startIn, which, type Background } from '../helpers/netns.js';
 import { makeOriginCertificates } from '../helpers/test-certs.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BIN = path.join(ROOT, 'bin', 'portcullis.js');
-
-const which = (tool: string): boolean =>
-  ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/bin', '/usr/local/sbin'].some((dir) => existsSync(path.join(dir, tool)));
 
 /** Why this machine cannot run the test, or undefined. */
 const missingPrerequisite = (): string | undefined => {
@@ -41,52 +38,6 @@ const missingPrerequisite = (): string | undefined => {
 
 const SKIP = missingPrerequisite();
 const ORIGINAL_DST = loadOriginalDstAddon();
-
-const run = (file: string, args: readonly string[], timeoutMs = 15_000): Promise<CommandResult> =>
-  runCommand(file, args, { timeoutMs, env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/tmp' } });
-
-const must = async (file: string, args: readonly string[]): Promise<string> => {
-  const result = await run(file, args);
-  if (result.code !== 0) throw new Error(`${file} ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
-  return result.stdout;
-};
-
-/** A background process inside a namespace, its output collected. */
-interface Background {
-  readonly child: ChildProcess;
-  output(): string;
-  errors(): string;
-  waitFor(pattern: RegExp, stream: 'stdout' | 'stderr', timeoutMs?: number, count?: number): Promise<void>;
-}
-
-const startIn = (t: TestContext, namespace: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Background => {
-  const child = spawn('ip', ['netns', 'exec', namespace, ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...env },
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { out += chunk; });
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { err += chunk; });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  return {
-    child,
-    output: () => out,
-    errors: () => err,
-    async waitFor(pattern, stream, timeoutMs = 10_000, count = 1) {
-      const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        if (((stream === 'stdout' ? out : err).match(global) ?? []).length >= count) return;
-        if (Date.now() > deadline || child.exitCode !== null) {
-          throw new Error(`timed out waiting for ${pattern} (x${count}) on ${stream} of ${args.join(' ')}\nstdout: ${out}\nstderr: ${err}`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
-    },
-  };
-};
 
 /** The origin host: HTTP on 80, HTTPS on 443, UDP on 443 and 4443; one JSON line per event on stdout. */
 const ORIGIN_SCRIPT = `
@@ -212,7 +163,7 @@ test('transparent mode between network namespaces: clients without proxy setting
   chmodSync(path.join(dir, 'origin-ca.pem'), 0o644);
   const origin = startIn(t, ns.origin, [process.execPath, path.join(dir, 'origin.mjs')], {
     CERT_FILE: path.join(dir, 'origin-cert.pem'), KEY_FILE: path.join(dir, 'origin-key.pem'),
-  });
+  }, ROOT);
   await origin.waitFor(/"listening"/, 'stdout');
 
   // ---- the gateway: config, printed rules, Portcullis ----
@@ -252,7 +203,7 @@ ${extraRules}`);
   assert.ok(gatewayCommands.some((line) => /udp --dport 443 -j REJECT/.test(line)), printed.stdout);
   for (const line of gatewayCommands) await must('ip', ['netns', 'exec', ns.gateway, 'sh', '-c', line]);
 
-  const proxy = startIn(t, ns.gateway, [process.execPath, BIN, 'run', '-c', configFile]);
+  const proxy = startIn(t, ns.gateway, [process.execPath, BIN, 'run', '-c', configFile], {}, ROOT);
   await proxy.waitFor(/listening on/, 'stderr', 15_000);
   let reloads = 0;
   const reload = async (transparent: string, extraRules = ''): Promise<void> => {

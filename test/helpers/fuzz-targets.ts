@@ -5,6 +5,9 @@ import { createClientHelloReader, parseClientHello } from '../../src/net/client-
 import { formatAuthority, parseAbsoluteTarget, parseAuthority } from '../../src/flow/destination.js';
 import { validateRequestHead } from '../../src/flow/validate-request-head.js';
 import { hidesDotSegment, normalizePath } from '../../src/policy/path-normalizer.js';
+import dnsPacket from 'dns-packet';
+import { encodeReply, readQuery, udpLimit } from '../../src/net/dns-message.js';
+import { describeServiceBinding, stripServiceBinding } from '../../src/pipeline/service-binding.js';
 import { alpnExt, clientHelloMessage, echOuterExt, GREASE, records, serverNameExt, supportedVersionsExt, type Extension } from './tls-hello.js';
 
 /**
@@ -19,7 +22,7 @@ export interface FuzzJob {
   readonly seed: number;
 }
 
-export type FuzzTarget = 'client-hello' | 'authority' | 'request-head' | 'path';
+export type FuzzTarget = 'client-hello' | 'authority' | 'request-head' | 'path' | 'dns';
 
 const STATUSES = new Set(['ok', 'need-more', 'not-tls', 'invalid']);
 
@@ -132,8 +135,43 @@ const pathProperties = (runs: number, seed: number): void => {
   }), { numRuns: runs, seed });
 };
 
+const RCODES = new Set(['FORMERR', 'NOTIMP']);
+
+const dnsProperties = (runs: number, seed: number): void => {
+  const query = dnsPacket.encode({ type: 'query', id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ type: 'A', name: 'www.example.com' }] });
+  // Any bytes, and a real query with random edits and cuts: readQuery never throws, and whatever it
+  // accepts gets a reply that decodes and fits the UDP limit.
+  fc.assert(fc.property(
+    fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat({ max: query.length }))
+      .map(([edits, cut]) => {
+        const bytes = Buffer.from(query.subarray(0, Math.max(cut, 12)));
+        for (const [at, value] of edits) bytes[at % bytes.length] = value;
+        return new Uint8Array(bytes);
+      })),
+    (bytes) => {
+      const received = readQuery(Buffer.from(bytes));
+      if (!received.query.ok) {
+        assert.ok(RCODES.has(received.query.rcode));
+        if (!received.query.respond) return;
+      }
+      const reply = encodeReply(received, { rcode: received.query.ok ? 'NXDOMAIN' : received.query.rcode, answers: [] }, udpLimit(received));
+      assert.ok(reply.length <= udpLimit(received));
+      assert.equal(dnsPacket.decode(reply).id, received.id);
+    }), { numRuns: runs, seed });
+  // SVCB RDATA: stripping never throws, and what it keeps is readable and has no ech or hints.
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 120 }), (bytes) => {
+    const stripped = stripServiceBinding(bytes);
+    if (stripped === undefined) return;
+    const text = describeServiceBinding(stripped);
+    assert.notEqual(text, '-');
+    assert.doesNotMatch(text, / (ech|ipv4hint|ipv6hint)(=| |$)/);
+  }), { numRuns: runs, seed });
+};
+
 export const runFuzz = (job: FuzzJob): void => {
-  const run = { 'client-hello': clientHelloProperties, authority: authorityProperties, 'request-head': requestHeadProperties, path: pathProperties }[job.target];
+  const run = {
+    'client-hello': clientHelloProperties, authority: authorityProperties, 'request-head': requestHeadProperties, path: pathProperties, dns: dnsProperties,
+  }[job.target];
   run(job.runs, job.seed);
 };
 

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { test, type TestContext } from 'node:test';
 import { makeOriginCertificates } from '../helpers/test-certs.js';
 import { startTestProxy } from '../helpers/test-proxy.js';
-import { alpnExt, clientHello, clientHelloMessage, GREASE, records, serverNameExt, supportedGroupsExt, supportedVersionsExt } from '../helpers/tls-hello.js';
+import { alpnExt, clientHello, clientHelloMessage, echOuterExt, GREASE, records, serverNameExt, supportedGroupsExt, supportedVersionsExt } from '../helpers/tls-hello.js';
 
 /**
  * TLS ClientHellos that could hide the real destination, sent through a spliced CONNECT
@@ -168,4 +168,20 @@ test('a Chrome-shaped hello with GREASE everywhere, split into tiny records, is 
   const [flow] = await proxy.waitForFlows(1);
   assert.equal(flow?.sni, HOST);
   assert.equal(flow?.verdict, 'allow');
+});
+
+test('a hello carrying Encrypted Client Hello is refused ech-present, the origin receiving no byte, unless the rule says ech: allow', async (t) => {
+  const origin = await startOrigin(t);
+  const hello = clientHello([sni, echOuterExt(), supportedVersionsExt(0x0304)]);
+  const denying = await startTestProxy(t, { resolve: { [HOST]: '127.0.0.1' }, rules: [{ name: 'spliced', hosts: [HOST], ports: [origin.port] }] });
+  const refusedAnswer = await sendAndWait(await tunnel(denying.port, origin.port), hello);
+  assert.equal(refusedAnswer[0], 0x15, `a TLS alert comes back, got ${refusedAnswer.toString('hex')}`);
+  assert.equal(origin.bytes(), 0);
+  const [denied] = await denying.waitForFlows(1);
+  assert.deepEqual([denied?.verdict, denied?.reason, denied?.rule], ['deny', 'ech-present', 'spliced']);
+  const allowing = await startTestProxy(t, { resolve: { [HOST]: '127.0.0.1' }, rules: [{ name: 'spliced-ech', hosts: [HOST], ports: [origin.port], ech: 'allow' }] });
+  await sendAndWait(await tunnel(allowing.port, origin.port), hello);
+  assert.equal(origin.bytes(), hello.length);
+  const [allowed] = await allowing.waitForFlows(1);
+  assert.deepEqual([allowed?.verdict, allowed?.rule], ['allow', 'spliced-ech']);
 });

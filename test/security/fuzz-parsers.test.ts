@@ -6,7 +6,7 @@ import type { FuzzTarget } from '../helpers/fuzz-targets.js';
 /**
  * Fuzzing of the pure parsers that read what clients send: the ClientHello parser (and its
  * incremental reader), parseAuthority / parseAbsoluteTarget, validateRequestHead and the path
- * normalizer. Fixed seeds, so a run is repeatable; bounded runs, longer with
+ * normalizer, the DNS listener's message reader and SVCB stripper. Fixed seeds, so a run is repeatable; bounded runs, longer with
  * PCL_FUZZ_RUNS=100000 (and another seed with PCL_FUZZ_SEED=n). Each target runs in a worker
  * thread under a watchdog: a crash fails with fast-check's counterexample, a hang fails when
  * the watchdog ends the worker.
@@ -21,6 +21,7 @@ const TARGETS: ReadonlyArray<readonly [FuzzTarget, string]> = [
   ['authority', 'parseAuthority and parseAbsoluteTarget'],
   ['request-head', 'validateRequestHead'],
   ['path', 'the path normalizer'],
+  ['dns', 'the DNS query reader, the reply encoder and the SVCB stripper'],
 ];
 
 const runInWorker = (target: FuzzTarget, seed: number): Promise<{ ok: boolean; error?: string }> =>

@@ -18,7 +18,7 @@ const headerTable = (title: string, headers: readonly HeaderPair[] | undefined):
       : h('table', {}, h('tbody', {}, ...headers.map(([name, value]) =>
         h('tr', {}, h('th', {}, name), h('td', { class: value === '[redacted]' ? 'redacted' : undefined }, value))))));
 
-const tlsSection = (flow: FlowSummary): HTMLElement | undefined => {
+const transportSection = (flow: FlowSummary): HTMLElement | undefined => {
   if (flow.tls !== undefined) {
     return h('section', {}, h('h3', {}, 'TLS'), list(
       field('Certificate', 'minted by Portcullis (intercepted, decrypted)'),
@@ -26,6 +26,13 @@ const tlsSection = (flow: FlowSummary): HTMLElement | undefined => {
       field('Version', flow.tls.version),
       field('Cipher', flow.tls.cipher),
       field('ALPN', flow.tls.alpn),
+    ));
+  }
+  if (flow.dns !== undefined) {
+    return h('section', {}, h('h3', {}, 'DNS'), list(
+      field('Transport', flow.dns.transport.toUpperCase()),
+      field('Response code', flow.dns.rcode),
+      field('Answers', flow.dns.answers.length > 0 ? flow.dns.answers.join(', ') : 'none'),
     ));
   }
   if (flow.kind === 'tunnel') {
@@ -48,8 +55,8 @@ const render = (flow: FlowSummary | FlowView, onExplain: (flow: FlowSummary) => 
       field('Rule', flow.rule ?? (flow.decision === 'allow' ? undefined : 'none: default deny')),
       field('Detail', flow.detail),
       field('Would allow', flow.wouldAllow !== undefined ? `rule "${flow.wouldAllow}" (mode: report, not enforced)` : undefined),
-      field(flow.kind === 'tunnel' ? 'Target' : 'URL', flow.url),
-      field('Method', flow.method),
+      field(flow.kind === 'tunnel' ? 'Target' : flow.kind === 'dns' ? 'Name' : 'URL', flow.url),
+      field(flow.kind === 'dns' ? 'Query type' : 'Method', flow.method),
       field('Status', flow.status > 0 ? String(flow.status) : '—'),
       field('Client', `${flow.client.address}:${flow.client.port}`),
       field('User', flow.user),
@@ -66,7 +73,7 @@ const render = (flow: FlowSummary | FlowView, onExplain: (flow: FlowSummary) => 
       field('Response headers', since(flow, flow.timings?.responseStartedAt)),
       field('Finished', `+${duration(flow.durationMs)}`),
     )),
-    tlsSection(flow) ?? h('span', {}),
+    transportSection(flow) ?? h('span', {}),
     headerTable('Request headers', full.requestHeaders),
     headerTable('Response headers', full.responseHeaders),
     h('p', {}, h('button', { type: 'button', class: 'explain-this' }, 'Explain this request against the policy')),

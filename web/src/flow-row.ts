@@ -8,7 +8,11 @@ export const decisionBadge = (decision: FlowDecision): HTMLElement =>
   h('span', { class: `decision decision-${decision}` }, LABELS[decision]);
 
 const size = (flow: FlowSummary): string =>
-  flow.kind === 'tunnel' ? `↑${bytes(flow.bytesUp)} ↓${bytes(flow.bytesDown)}` : bytes(flow.bytesDown);
+  flow.kind === 'dns' ? `${flow.dns?.answers.length ?? 0} answers`
+    : flow.kind === 'tunnel' ? `↑${bytes(flow.bytesUp)} ↓${bytes(flow.bytesDown)}` : bytes(flow.bytesDown);
+
+/** The status column: the HTTP status, or a DNS query's response code. */
+const statusText = (flow: FlowSummary): string => (flow.dns !== undefined ? flow.dns.rcode : flow.status > 0 ? String(flow.status) : '—');
 
 /** One row of the flow table. */
 export const flowRow = (flow: FlowSummary): HTMLTableRowElement => {
@@ -20,11 +24,12 @@ export const flowRow = (flow: FlowSummary): HTMLTableRowElement => {
     h('td', { class: 'c-url', title: flow.url },
       flow.parentId !== undefined ? h('span', { class: 'tag', title: 'decrypted inside an intercepted tunnel' }, 'TLS') : undefined,
       flow.kind === 'tunnel' ? h('span', { class: 'tag', title: flow.tunnelMode === 'intercept' ? 'intercepted tunnel' : 'spliced tunnel (not decrypted)' }, flow.tunnelMode === 'intercept' ? 'MITM' : 'TUNNEL') : undefined,
+      flow.kind === 'dns' ? h('span', { class: 'tag', title: `DNS query over ${flow.dns?.transport ?? 'udp'}` }, 'DNS') : undefined,
       flow.url),
     h('td', { class: 'c-decision' }, decisionBadge(flow.decision), denied ? h('div', { class: 'reason' }, flow.reason) : undefined,
       flow.wouldAllow !== undefined ? h('div', { class: 'would-allow', title: 'a rule in mode: report would have allowed this' }, `would allow: ${flow.wouldAllow}`) : undefined),
     h('td', { class: 'c-rule' }, flow.rule ?? (denied ? 'default deny' : '—')),
-    h('td', { class: `c-status status-${Math.floor(flow.status / 100)}xx` }, flow.status > 0 ? String(flow.status) : '—'),
+    h('td', { class: `c-status status-${Math.floor(flow.status / 100)}xx` }, statusText(flow)),
     h('td', { class: 'c-bytes' }, size(flow)),
     h('td', { class: 'c-duration' }, duration(flow.durationMs)),
   );

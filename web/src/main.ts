@@ -22,7 +22,9 @@ const store = createFlowStore();
 const explainView = mountExplainView();
 const detail = mountDetailView((id) => store.get(id), (flow: FlowSummary) => {
   showTab('explain');
-  explainView.explain(flow.kind === 'tunnel' ? 'GET' : flow.method, flow.kind === 'tunnel' ? `https://${flow.url}/` : flow.url, flow.client.address, flow.sni);
+  // A tunnel or a DNS query is explained as the HTTPS request that would follow it.
+  const asRequest = flow.kind === 'tunnel' || flow.kind === 'dns';
+  explainView.explain(asRequest ? 'GET' : flow.method, asRequest ? `https://${flow.url}/` : flow.url, flow.client.address, flow.sni);
 });
 const flowsView = mountFlowsView(store, (id) => detail.show(id));
 const deniedView = mountDeniedView(store, (host) => {

@@ -129,3 +129,17 @@ test('reasons a rule cannot fix get a note instead of a suggestion', () => {
 test('flows without a parsed host are left out', () => {
   assert.deepEqual(groupDeniedByHost([deniedFlow({ host: '-', url: '-', reason: 'malformed-request' })]), []);
 });
+
+test('a name the DNS listener refused gets a whole-host rule, without the DNS port 0; a suspected exfiltration gets none', () => {
+  const dns = { kind: 'dns' as const, method: 'A', port: 0, status: 0, dns: { transport: 'udp' as const, rcode: 'NXDOMAIN', answers: [] } };
+  const groups = groupDeniedByHost([
+    deniedFlow({ ...dns, host: 'pypi.org', url: 'pypi.org', reason: 'dns-name-not-allowed' }),
+    deniedFlow({ ...dns, host: 'mzxw6ytboi.t.example.com', url: 'mzxw6ytboi.t.example.com', reason: 'dns-exfiltration-suspected', rule: 'wild' }),
+  ]);
+  const pypi = groups.find((g) => g.host === 'pypi.org');
+  assert.equal(pypi?.suggestion, '  - name: allow-pypi.org\n    hosts: [pypi.org]\n');
+  assert.deepEqual(pypi?.ports, []);
+  assert.deepEqual(pypi?.samples, [{ method: 'GET', url: 'https://pypi.org/', client: '10.0.0.5' }]);
+  assertValidRule(pypi?.suggestion);
+  assert.equal(groups.find((g) => g.host === 'mzxw6ytboi.t.example.com')?.suggestion, undefined);
+});

@@ -79,3 +79,18 @@ test('each instance has its own registry: two proxies in one process count separ
   assert.equal(value(textB, 'portcullis_config_reloads_total{result="refused"}'), 1);
   assert.equal(value(textB, 'portcullis_config_reloads_total{result="ok"}'), 0);
 });
+
+test('counts DNS queries by decision, reason and type, and exfiltration suspicions per client', async () => {
+  const metrics = createProxyMetrics(sources());
+  const dns = { kind: 'dns' as const, port: 0, status: 0, bytesDown: 0, dns: { transport: 'udp' as const, rcode: 'NOERROR', answers: [] } };
+  metrics.observe(makeRecord({ ...dns, method: 'A', rule: 'wild' }));
+  metrics.observe(makeRecord({ ...dns, method: 'TYPE12345', verdict: 'deny', reason: 'dns-type-not-allowed', rule: 'wild' }));
+  metrics.observe(makeRecord({ ...dns, method: 'A', verdict: 'deny', reason: 'dns-exfiltration-suspected', rule: 'wild', client: { address: '10.0.0.7', port: 1 } }));
+  metrics.observe(makeRecord({ ...dns, method: 'AAAA', verdict: 'deny', reason: 'dns-exfiltration-suspected', rule: 'wild', client: { address: '10.0.0.7', port: 2 } }));
+  const text = await metrics.text();
+  assert.equal(value(text, 'portcullis_dns_queries_total{decision="allow",reason="rule-matched",rule="wild",type="A"}'), 1);
+  assert.equal(value(text, 'portcullis_dns_queries_total{decision="deny",reason="dns-type-not-allowed",rule="wild",type="other"}'), 1);
+  assert.equal(value(text, 'portcullis_dns_exfiltration_suspected_total{client="10.0.0.7"}'), 2);
+  // A DNS query is not an HTTP request.
+  assert.equal(value(text, 'portcullis_requests_total{decision="allow",reason="rule-matched",rule="wild"}'), undefined);
+});

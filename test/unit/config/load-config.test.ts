@@ -66,6 +66,12 @@ const inlineCases: { name: string; yaml: string; problems: { line: number; key: 
   { name: 'an empty value where a mapping belongs is named as such', yaml: 'log:\n', problems: [{ line: 1, key: 'log', message: 'expected a mapping, got an empty value' }] },
   { name: 'a value of the wrong type in a union lists every accepted type', yaml: 'timeouts:\n  idle: true\n', problems: [{ line: 2, key: 'timeouts.idle', message: 'expected a number or a string, got true' }] },
   { name: 'a rule\'s ech is deny or allow, nothing else', yaml: 'rules:\n  - name: web\n    hosts: [a.com]\n    ech: yes\n', problems: [{ line: 4, key: 'rules[0].ech', message: 'use one of' }] },
+  { name: 'a DNS rate is a count per window', yaml: 'dns:\n  exfiltration:\n    rate: fast\n', problems: [{ line: 3, key: 'dns.exfiltration.rate', message: '"fast" is not a rate; write a count per window, e.g. 20/s, 1000/10m' }] },
+  { name: 'a DNS answer TTL is at most a day', yaml: 'dns:\n  answer_ttl: 48h\n', problems: [{ line: 2, key: 'dns.answer_ttl', message: 'at most 1 day' }] },
+  { name: 'refuse_with is nxdomain or refused', yaml: 'dns:\n  refuse_with: servfail\n', problems: [{ line: 2, key: 'dns.refuse_with', message: 'use one of: nxdomain, refused' }] },
+  { name: 'a DNS upstream is an IP address with an optional port', yaml: 'dns:\n  upstream: [dns.google]\n', problems: [{ line: 2, key: 'dns.upstream[0]', message: 'must be an IP address' }] },
+  { name: 'a DNS label limit stays within what DNS allows', yaml: 'dns:\n  exfiltration:\n    max_label_length: 64\n', problems: [{ line: 3, key: 'dns.exfiltration.max_label_length', message: '63' }] },
+  { name: 'a dns listener takes no tls', yaml: 'listen:\n  - address: 127.0.0.1:5353\n    mode: dns\n    tls: {}\n', problems: [{ line: 4, key: 'listen[0].tls', message: 'a dns listener speaks plain DNS' }] },
   { name: 'an unknown key far from every known one gets no suggestion', yaml: 'bogus: 1\n', problems: [{ line: 1, key: 'bogus', message: 'unknown key "bogus"' }] },
   { name: 'an alias without an anchor is a problem, not a crash', yaml: 'state_dir: *nowhere\n', problems: [{ line: 1, key: '', message: 'has no anchor' }] },
   {
@@ -104,8 +110,13 @@ test('a minimal config loads', async () => {
 
 test('a config using every key loads with its values', async () => {
   const config = expectConfig(await loadConfig(fixture('valid-full.yaml')));
-  assert.equal(config.listen.length, 3);
+  assert.equal(config.listen.length, 4);
   assert.equal(config.listen[1]?.mode, 'transparent-tls');
+  assert.equal(config.listen[3]?.mode, 'dns');
+  assert.deepEqual(config.dns, {
+    answer_ttl: 30_000, refuse_with: 'refused', https_records: 'refuse', upstream: ['192.0.2.53', '[2001:db8::53]:5353'], max_tcp_connections: 64,
+    exfiltration: { max_label_length: 40, max_name_length: 100, max_entropy: 4.2, rate: { count: 20, perMs: 1000 }, new_name_budget: { count: 500, perMs: 600_000 } },
+  });
   assert.equal(config.admin?.enabled, false);
   assert.deepEqual(config.resolve['storage.example.com'], ['10.0.0.5', '::1']);
   assert.equal(config.timeouts.upstream_connect, 5_000);

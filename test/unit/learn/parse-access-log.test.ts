@@ -86,3 +86,13 @@ test('readAccessLogs reads plain and gzipped files and says which file cannot be
   assert.deepEqual(read.problems.map((p) => p.source), [`${path.join(dir, 'access.log.1.gz')}:${SQUID_LINES.length + 1}`]);
   assert.deepEqual(read.unreadable.map((p) => [p.source, p.message]), [[path.join(dir, 'missing.log'), 'cannot read it: file not found']]);
 });
+
+test('DNS query lines, json or Squid, are skipped without a problem: learn has nothing to take from them', () => {
+  const dns = makeRecord({ kind: 'dns', method: 'A', url: 'evil.test', host: 'evil.test', port: 0, status: 0, verdict: 'deny', reason: 'dns-name-not-allowed',
+    dns: { transport: 'udp', rcode: 'NXDOMAIN', answers: [] } });
+  const text = `${formatJson(dns)}\n${formatSquid(dns)}\n${JSON_LINES[0]}\n`;
+  const { requests, problems, lines } = parseAccessLogText(text, 'access.log');
+  assert.deepEqual(problems, []);
+  assert.equal(lines, 3);
+  assert.deepEqual(requests.map((r) => r.url), ['http://origin.test:18080/index.html']);
+});

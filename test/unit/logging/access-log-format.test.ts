@@ -227,7 +227,10 @@ for (const [name, record, expected] of jsonCases) {
 }
 
 test('json: only documented field names are used', () => {
-  const full = makeRecord({ parentId: 'p', sni: 's', originalDestination: '10.0.0.1:443', detail: 'd', wouldDeny: true, wouldAllow: 'trial', user: 'u', tunnelMode: 'splice', errorCode: 'E' });
+  const full = makeRecord({
+    parentId: 'p', sni: 's', originalDestination: '10.0.0.1:443', detail: 'd', wouldDeny: true, wouldAllow: 'trial', user: 'u', tunnelMode: 'splice', errorCode: 'E',
+    dns: { transport: 'udp', rcode: 'NOERROR', answers: ['192.0.2.1'] },
+  });
   assert.deepEqual(Object.keys(JSON.parse(formatJson(full))), [...ACCESS_LOG_FIELDS]);
 });
 
@@ -355,3 +358,28 @@ for (const attack of ATTACKS) {
     });
   }
 }
+
+const dnsRecord = (overrides: Partial<FlowRecord> = {}): FlowRecord => makeRecord({
+  kind: 'dns', method: 'A', url: 'www.example.com', host: 'www.example.com', port: 0, status: 0, bytesDown: 0, rule: 'wild', durationMs: 2,
+  client: { address: '10.0.0.5', port: 5353 }, dns: { transport: 'udp', rcode: 'NOERROR', answers: ['192.0.2.1', '192.0.2.2'] }, ...overrides,
+});
+
+test('json: a DNS query carries its transport, response code and answers', () => {
+  const line = JSON.parse(formatJson(dnsRecord())) as Record<string, unknown>;
+  assert.equal(line.kind, 'dns');
+  assert.equal(line.method, 'A');
+  assert.equal(line.url, 'www.example.com');
+  assert.equal(line.dns_transport, 'udp');
+  assert.equal(line.dns_rcode, 'NOERROR');
+  assert.equal(line.dns_answers, '192.0.2.1,192.0.2.2');
+});
+
+test('squid: a DNS query is DNS_ANSWERED or DNS_DENIED with status 000 and its response code in the type field', () => {
+  assert.match(formatSquid(dnsRecord()), / 10\.0\.0\.5 DNS_ANSWERED\/000 0 A www\.example\.com - HIER_NONE\/- NOERROR$/);
+  const denied = dnsRecord({ verdict: 'deny', reason: 'dns-name-not-allowed', url: 'evil.test', host: 'evil.test', dns: { transport: 'tcp', rcode: 'NXDOMAIN', answers: [] } });
+  assert.match(formatSquid(denied), / DNS_DENIED\/000 0 A evil\.test - HIER_NONE\/- NXDOMAIN$/);
+});
+
+test('console: a DNS query shows the response code, transport and answers', () => {
+  assert.equal(formatConsole(dnsRecord(), { color: false }), '22:13:20.123 ALLOW 10.0.0.5 A www.example.com → NOERROR udp 192.0.2.1,192.0.2.2 2 ms [rule wild]');
+});

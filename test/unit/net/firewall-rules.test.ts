@@ -15,16 +15,44 @@ const rules = (options: Partial<FirewallRuleOptions>, config = listeners()): { l
   return { lines: commandLines(result.text), text: result.text, warnings: result.warnings };
 };
 
-test('gateway iptables rules redirect 80 and 443 from the private interface to the listeners, for IPv4 and IPv6, and refuse QUIC', () => {
+test('gateway iptables rules redirect 80 and 443 from the private interface to the listeners, for IPv4 and IPv6, and refuse QUIC and DNS over TLS/QUIC', () => {
   const { lines } = rules({ target: 'gateway', format: 'iptables', interface: 'eth1' });
   assert.deepEqual(lines, [
     'iptables -t nat -A PREROUTING -i eth1 -p tcp --dport 80 -j REDIRECT --to-ports 3129',
     'iptables -t nat -A PREROUTING -i eth1 -p tcp --dport 443 -j REDIRECT --to-ports 3130',
     'iptables -A FORWARD -i eth1 -p udp --dport 443 -j REJECT',
+    'iptables -A FORWARD -i eth1 -p tcp --dport 853 -j REJECT',
+    'iptables -A FORWARD -i eth1 -p udp --dport 853 -j REJECT',
     'ip6tables -t nat -A PREROUTING -i eth1 -p tcp --dport 80 -j REDIRECT --to-ports 3129',
     'ip6tables -t nat -A PREROUTING -i eth1 -p tcp --dport 443 -j REDIRECT --to-ports 3130',
     'ip6tables -A FORWARD -i eth1 -p udp --dport 443 -j REJECT',
+    'ip6tables -A FORWARD -i eth1 -p tcp --dport 853 -j REJECT',
+    'ip6tables -A FORWARD -i eth1 -p udp --dport 853 -j REJECT',
   ]);
+});
+
+test('a dns listener gets UDP and TCP 53 redirected to it, gateway and same host, iptables and nft', () => {
+  const config = [...listeners(), { address: '[::]:5353', mode: 'dns' }] as ListenerConfig[];
+  const gateway = rules({ target: 'gateway', format: 'iptables', family: '4', interface: 'eth1' }, config);
+  assert.ok(gateway.lines.includes('iptables -t nat -A PREROUTING -i eth1 -p udp --dport 53 -j REDIRECT --to-ports 5353'));
+  assert.ok(gateway.lines.includes('iptables -t nat -A PREROUTING -i eth1 -p tcp --dport 53 -j REDIRECT --to-ports 5353'));
+  assert.match(gateway.text, /answered by Portcullis's DNS listener/);
+  const sameHost = rules({ target: 'same-host', format: 'nftables' }, config);
+  assert.ok(sameHost.lines.includes(`nft 'add rule inet portcullis output oifname != "lo" udp dport 53 meta skuid != "portcullis" redirect to :5353'`));
+  assert.ok(sameHost.warnings.some((w) => /stub resolver/.test(w)));
+  // A dns listener alone is enough for a rule set: DNS redirected, QUIC and 853 refused.
+  const dnsOnly = rules({ target: 'gateway', format: 'iptables', family: '4' }, [{ address: '0.0.0.0:53', mode: 'dns' }] as ListenerConfig[]);
+  assert.deepEqual(dnsOnly.lines, [
+    'iptables -t nat -A PREROUTING -p udp --dport 53 -j REDIRECT --to-ports 53',
+    'iptables -t nat -A PREROUTING -p tcp --dport 53 -j REDIRECT --to-ports 53',
+    'iptables -A FORWARD -p udp --dport 443 -j REJECT',
+    'iptables -A FORWARD -p tcp --dport 853 -j REJECT',
+    'iptables -A FORWARD -p udp --dport 853 -j REJECT',
+  ]);
+});
+
+test('without a dns listener the rules say DNS is not redirected', () => {
+  assert.match(rules({ target: 'gateway' }).text, /No dns listener: DNS to outside servers is not redirected/);
 });
 
 test('same-host iptables rules carry the owner-match loop guard and leave loopback alone', () => {
@@ -33,6 +61,8 @@ test('same-host iptables rules carry the owner-match loop guard and leave loopba
     'iptables -t nat -A OUTPUT ! -o lo -p tcp --dport 80 -m owner ! --uid-owner portcullis -j REDIRECT --to-ports 3129',
     'iptables -t nat -A OUTPUT ! -o lo -p tcp --dport 443 -m owner ! --uid-owner portcullis -j REDIRECT --to-ports 3130',
     'iptables -A OUTPUT ! -o lo -p udp --dport 443 -j REJECT',
+    'iptables -A OUTPUT ! -o lo -p tcp --dport 853 -j REJECT',
+    'iptables -A OUTPUT ! -o lo -p udp --dport 853 -j REJECT',
   ]);
   assert.match(text, /routing loop/);
 });
@@ -52,11 +82,15 @@ test('nftables rules use one inet table with prerouting, forward and output chai
     `nft 'add rule inet portcullis prerouting iifname "eth*" tcp dport 80 redirect to :3129'`,
     `nft 'add rule inet portcullis prerouting iifname "eth*" tcp dport 443 redirect to :3130'`,
     `nft 'add rule inet portcullis forward iifname "eth*" udp dport 443 reject'`,
+    `nft 'add rule inet portcullis forward iifname "eth*" tcp dport 853 reject'`,
+    `nft 'add rule inet portcullis forward iifname "eth*" udp dport 853 reject'`,
     `nft 'add chain inet portcullis output { type nat hook output priority -100; policy accept; }'`,
     `nft 'add chain inet portcullis output_filter { type filter hook output priority filter; policy accept; }'`,
     `nft 'add rule inet portcullis output oifname != "lo" tcp dport 80 meta skuid != 998 redirect to :3129'`,
     `nft 'add rule inet portcullis output oifname != "lo" tcp dport 443 meta skuid != 998 redirect to :3130'`,
     `nft 'add rule inet portcullis output_filter oifname != "lo" udp dport 443 reject'`,
+    `nft 'add rule inet portcullis output_filter oifname != "lo" tcp dport 853 reject'`,
+    `nft 'add rule inet portcullis output_filter oifname != "lo" udp dport 853 reject'`,
   ]);
 });
 
@@ -93,7 +127,7 @@ test('listeners that cannot receive what the rules send are warned about', () =>
 
 test('a config without transparent listeners, or with port 0, gets an error that shows what to add', () => {
   const none = firewallRules([{ address: '127.0.0.1:3128', mode: 'explicit' }] as ListenerConfig[], DEFAULT_RULE_OPTIONS);
-  assert.ok(!none.ok && /no transparent listener/.test(none.error) && /mode: transparent-tls/.test(none.error));
+  assert.ok(!none.ok && /no transparent or dns listener/.test(none.error) && /mode: transparent-tls/.test(none.error) && /mode: dns/.test(none.error));
   const ephemeral = firewallRules([{ address: '0.0.0.0:0', mode: 'transparent-tls' }] as ListenerConfig[], DEFAULT_RULE_OPTIONS);
   assert.ok(!ephemeral.ok);
 });
