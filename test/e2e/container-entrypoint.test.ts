@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { curl, runCommand } from '../helpers/clients.js';
-import { BIN, ROOT, startProgram } from '../helpers/cli-process.js';
+import { ROOT, startProgram } from '../helpers/cli-process.js';
 import { parseDockerfile } from '../helpers/dockerfile-lint.js';
 
 // The image's assumptions, checked without a container engine: the Dockerfile's own ENTRYPOINT,
@@ -32,7 +32,23 @@ interface Container {
   readonly env: NodeJS.ProcessEnv;
 }
 
-/** Lays out the "image" in a temp dir: the baked config (state_dir -> the volume path here). */
+/**
+ * The program as the image holds it (/opt/portcullis): package.json, bin, dist and the runtime
+ * dependencies, copied out of the checkout, which the image's user may not be able to read (a
+ * CI clone under a 0700 directory).
+ */
+const installLikeTheImage = (target: string): string => {
+  for (const entry of ['package.json', 'bin', 'dist']) cpSync(path.join(ROOT, entry), path.join(target, entry), { recursive: true });
+  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  for (const [key, meta] of Object.entries(lock.packages)) {
+    // Top-level runtime packages; what is nested in them comes with them.
+    if (!key.startsWith('node_modules/') || meta.dev === true || key.lastIndexOf('node_modules/') !== 0) continue;
+    if (existsSync(path.join(ROOT, key))) cpSync(path.join(ROOT, key), path.join(target, key), { recursive: true });
+  }
+  return path.join(target, 'bin', 'portcullis.js');
+};
+
+/** Lays out the "image" in a temp dir: the program, the baked config (state_dir -> the volume path here). */
 const container = (t: TestContext, stateSetup: 'volume' | 'read-only' | 'missing'): Container => {
   const dir = mkdtempSync(path.join(tmpdir(), 'pcl-image-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,7 +68,8 @@ const container = (t: TestContext, stateSetup: 'volume' | 'read-only' | 'missing
   const config = path.join(dir, 'portcullis.yaml');
   writeFileSync(config, baked.replace(`state_dir: ${volume}`, `state_dir: ${state}`).replace(/0\.0\.0\.0:\d+/g, '0.0.0.0:0'));
   chmodSync(config, 0o644);
-  const argv = [...entrypoint, ...cmd].flatMap((word) => (word === 'portcullis' ? [process.execPath, BIN] : word === bakedConfigPath ? [config] : [word]));
+  const bin = installLikeTheImage(path.join(dir, 'opt', 'portcullis'));
+  const argv = [...entrypoint, ...cmd].flatMap((word) => (word === 'portcullis' ? [process.execPath, bin] : word === bakedConfigPath ? [config] : [word]));
   return { dir, state, argv, env: { PATH: process.env.PATH, NODE_ENV: 'production', HOME: state } };
 };
 
