@@ -99,6 +99,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     upstreamPools: createUpstreamPools({
       route: (key) => current.upstream.byKey(key), tls: () => current.upstreamTls,
       idleMs: config.timeouts.upstream_idle, handshakeTimeoutMs: () => current.config.timeouts.upstream_connect,
+      http2: () => current.config.upstream?.http2 ?? true,
     }),
     certificateUsers: new WeakMap<object, string>(),
     ca: () => {

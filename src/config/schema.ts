@@ -163,6 +163,8 @@ export const ProxyConfigSchema = z.strictObject({
       .optional(),
     /** Hosts (rule host syntax: names, *.suffix, IPs, CIDRs) reached directly, not through upstream.proxy. */
     no_proxy: z.array(z.string().min(1)).optional(),
+    /** Offer HTTP/2 (ALPN h2) to https origins; one multiplexed connection per origin when they take it. */
+    http2: z.boolean().default(true),
   }).optional(),
   resolve: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1)])).default({})
     .superRefine((map, ctx) => {

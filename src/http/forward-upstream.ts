@@ -78,14 +78,12 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
     let resumeUpstream: (() => void) | undefined;
     const connectionsBefore = pool.connectionsStarted();
     const onDrain = (): void => resumeUpstream?.();
-    pool.dispatcher.dispatch({
+    pool.dispatch({
       path, method, headers,
       body: hasBody ? countedBody() : null,
       // upstream_response bounds the wait for the answer and each silence within its body.
       headersTimeout: timeouts.upstream_response, bodyTimeout: timeouts.upstream_response,
-      // The request is never replayed by undici itself; see the retry below.
-      idempotent: false, blocking: hasBody, reset: false,
-    } as never, {
+    }, {
       onConnect(abort: (reason?: Error) => void) {
         abortCurrent = abort;
         if (clientGone) abort(new PortcullisError('PCL_ERR_CLIENT_ABORTED', 'the client left'));
@@ -105,7 +103,7 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
             const responseHeaders = headerList as unknown as http.OutgoingHttpHeaders;
             // HTTP/2 has no reason phrase.
             if (req.httpVersionMajor >= 2) res.writeHead(statusCode, responseHeaders);
-            else res.writeHead(statusCode, statusText, responseHeaders);
+            else res.writeHead(statusCode, statusText || http.STATUS_CODES[statusCode] || '', responseHeaders);
           } catch (error) {
             settled = true;
             abortCurrent?.(new PortcullisError('PCL_ERR_UPSTREAM_FAILED', 'invalid response header'));
@@ -184,7 +182,7 @@ export const forwardUpstream = (runtime: ProxyRuntime, req: http.IncomingMessage
         }
         fail(error);
       },
-    } as never);
+    });
   };
 
   // Pulled by undici as it sends (backpressure); a 'data' listener would start the stream
