@@ -68,6 +68,18 @@ const rawOf = (headers: http2.IncomingHttpHeaders): Buffer[] => {
   return raw;
 };
 
+/** A request waiting for a free stream. */
+interface Waiting {
+  readonly request: UpstreamRequest;
+  readonly handler: UpstreamHandler;
+  readonly since: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** What is left of a waiting request's headersTimeout (0 stays "none"; at least 1 ms otherwise). */
+const remaining = (entry: Waiting): number =>
+  (entry.request.headersTimeout > 0 ? Math.max(1, entry.request.headersTimeout - (Date.now() - entry.since)) : 0);
+
 // Until the origin's SETTINGS arrive one stream runs: more could be refused (REFUSED_STREAM) by an
 // origin that allows fewer than a client assumes, and a refused request with a body can't be resent.
 const STREAMS_BEFORE_SETTINGS = 1;
@@ -83,13 +95,16 @@ export const startH2Connection = (
 ): H2Connection => {
   let goingAway = false;
   let streams = 0;
-  const waiting: Array<readonly [UpstreamRequest, UpstreamHandler]> = [];
+  const waiting: Waiting[] = [];
   let settled = false;
   const session = http2.connect(`https://${authority}`, { createConnection: () => socket });
   const limit = (): number => (settled ? session.remoteSettings.maxConcurrentStreams ?? STREAMS_BEFORE_SETTINGS : STREAMS_BEFORE_SETTINGS);
   const goAway = (): void => {
     goingAway = true;
-    for (const [request, handler] of waiting.splice(0)) redispatch(request, handler);
+    for (const entry of waiting.splice(0)) {
+      clearTimeout(entry.timer);
+      redispatch({ ...entry.request, headersTimeout: remaining(entry) }, entry.handler);
+    }
   };
   session.on('error', goAway);
   session.on('goaway', goAway);
@@ -102,14 +117,32 @@ export const startH2Connection = (
 
   const startWaiting = (): void => {
     while (!goingAway && waiting.length > 0 && streams < limit()) {
-      const [request, handler] = waiting.shift()!;
-      start(request, handler);
+      const entry = waiting.shift()!;
+      clearTimeout(entry.timer);
+      start({ ...entry.request, headersTimeout: remaining(entry) }, entry.handler);
     }
+  };
+
+  /** Waits for a free stream; the wait counts against the request's headersTimeout, and the client may abort it. */
+  const enqueue = (request: UpstreamRequest, handler: UpstreamHandler): void => {
+    const entry: Waiting = { request, handler, since: Date.now(), timer: undefined };
+    const drop = (error: Error): void => {
+      const at = waiting.indexOf(entry);
+      if (at < 0) return;
+      waiting.splice(at, 1);
+      clearTimeout(entry.timer);
+      handler.onError(error);
+    };
+    if (request.headersTimeout > 0) {
+      entry.timer = setTimeout(() => drop(failure('no response head in time (waiting for a free HTTP/2 stream)', 'UND_ERR_HEADERS_TIMEOUT')), request.headersTimeout);
+    }
+    waiting.push(entry);
+    handler.onConnect((reason) => drop(reason ?? failure('request aborted', 'PCL_H2_ABORTED')));
   };
 
   const dispatch = (request: UpstreamRequest, handler: UpstreamHandler): void => {
     if (goingAway) redispatch(request, handler);
-    else if (streams >= limit() || waiting.length > 0) waiting.push([request, handler]);
+    else if (streams >= limit() || waiting.length > 0) enqueue(request, handler);
     else start(request, handler);
   };
 
@@ -180,7 +213,10 @@ export const startH2Connection = (
     dispatch,
     close: () => {
       goingAway = true;
-      for (const [, handler] of waiting.splice(0)) handler.onError(failure('the upstream connection was closed', 'UND_ERR_SOCKET'));
+      for (const entry of waiting.splice(0)) {
+        clearTimeout(entry.timer);
+        entry.handler.onError(failure('the upstream connection was closed', 'UND_ERR_SOCKET'));
+      }
       session.destroy();
     },
   };

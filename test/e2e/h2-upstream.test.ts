@@ -62,6 +62,18 @@ const startH2Origin = async (t: TestContext, options: { allowHTTP1?: boolean; go
       const path = req.url;
       streams.push({ path, method: req.method, headers: req.headers, bodySha: hash.digest('hex'), bodyBytes: bytes, version: req.httpVersion });
       if (path.startsWith('/hang')) return;
+      if (path.startsWith('/ok/drip')) {
+        // Holds its stream for 2 s, never silent for long: a byte every 200 ms.
+        res.writeHead(200);
+        let left = 10;
+        const timer = setInterval(() => {
+          left -= 1;
+          if (left > 0) res.write('.');
+          else { clearInterval(timer); res.end('.\n'); }
+        }, 200);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
       res.setHeader('set-cookie', ['a=1', 'b=2']);
       res.setHeader('content-type', 'text/plain');
       res.writeHead(path.startsWith('/created') ? 201 : 200);
@@ -184,14 +196,24 @@ test('upstream.http2: false speaks HTTP/1.1 to an origin that offers both', { ti
   assert.equal(origin.streams[0]?.version, '1.1');
 });
 
-test('an h2 origin that takes too long to answer gives 504 naming the timeout; the proxy goes on serving', { timeout: 60_000 }, async (t) => {
+test('an h2 origin that takes too long to answer gives 504 naming the timeout, also to a request waiting for a free stream; the proxy goes on serving', { timeout: 60_000 }, async (t) => {
   await testProxyCa();
-  const origin = await startH2Origin(t);
+  // One stream at a time: while /hang holds it, the second request waits in the proxy.
+  const origin = await startH2Origin(t, { maxConcurrentStreams: 1 });
   const proxy = await proxyFor(t, origin, { timeouts: { upstream_response: '1s' } });
   const base = `https://${HOST}:${origin.port}`;
   const slow = await curl(['--cacert', testProxyCaPath, '-x', proxy.url, `${base}/hang`]);
   assert.equal(slow.status, 504);
   assert.match(slow.body, /within 1000 ms/);
+  // A response that keeps its stream for 2 s (never silent for 1 s) and a request behind it.
+  const drip = curl(['--cacert', testProxyCaPath, '-x', proxy.url, `${base}/ok/drip`]);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const queued = await curl(['--cacert', testProxyCaPath, '-x', proxy.url, `${base}/ok/queued`]);
+  assert.equal(queued.status, 504, queued.body);
+  assert.match(queued.body, /within 1000 ms/);
+  assert.equal((await drip).status, 200);
+  assert.equal((await drip).body, '..........\n');
+  assert.ok(!origin.streams.some((seen) => seen.path === '/ok/queued'), 'the request that timed out waiting reached the origin');
   const after = await curl(['--cacert', testProxyCaPath, '-x', proxy.url, `${base}/ok/after`]);
   assert.equal(after.status, 200);
 });
