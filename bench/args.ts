@@ -26,7 +26,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --duration S        seconds per run (default 10)
   --warmup S          unmeasured warm-up seconds per target and scenario (default 2)
   --connections N     concurrent connections for S1-S5 (default 50)
-  --tunnels N         idle tunnels for S7 (default 2000)
+  --tunnels N         idle tunnels for S7 and S7i (default 2000, at most 10000)
   --scenarios LIST    e.g. S1,S2,S6a (default: all: S1,S2,S3,S4,S5,S6a,S6b,S6c,S7,S7i,S8)
                       (S4, S5, S6c, S7i, S8: TLS interception; tinyproxy is n/a there)
   --peers LIST        e.g. portcullis,squid (default: all: portcullis,squid,tinyproxy,mitmproxy)
@@ -70,7 +70,7 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
       case '--duration': durationSec = positiveInt(arg, value(), 120); explicit.add('duration'); break;
       case '--warmup': warmupSec = positiveInt(arg, value(), 60); explicit.add('warmup'); break;
       case '--connections': connections = positiveInt(arg, value(), 1000); break;
-      case '--tunnels': tunnels = positiveInt(arg, value(), 5000); break;
+      case '--tunnels': tunnels = positiveInt(arg, value(), 10000); break;
       case '--scenarios': scenarios = (value() ?? '').split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--peers': peers = (value() ?? '').split(',').map((s) => s.trim().toLowerCase()).filter(Boolean); break;
       case '--out': out = value() ?? out; break;

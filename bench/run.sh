@@ -54,4 +54,9 @@ if [ ! -f dist/cli/main.js ]; then
   npm run build --silent || { log "build failed"; exit 1; }
 fi
 
+# S7 at 10,000 idle tunnels needs ~20,000 descriptors in the proxy and 10,000 in nginx and the
+# load generator: raise this shell's limit (root may raise the hard limit too) before they start.
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
 exec node --import tsx bench/bench.ts "$@"
