@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -94,7 +95,10 @@ const proxyFor = (t: TestContext, origin: H2Origin, extra: Record<string, unknow
     resolve: { [HOST]: '127.0.0.1' },
     upstream: { tls: { extra_ca: [certs.caCertPath] }, ...(extra.upstream as object | undefined) },
     // Paths make the tunnel intercepted (and keep the origin unconnected until a request is allowed).
-    rules: [{ name: 'h2-origin', hosts: [HOST], ports: [origin.port], paths: ['/ok', '/created', '/hang'] }],
+    // inspect: true alone allows the whole host, so the upstream connection is opened ahead, during the client's handshake.
+    rules: [extra.wholeHost === true
+      ? { name: 'h2-origin', hosts: [HOST], ports: [origin.port], inspect: true }
+      : { name: 'h2-origin', hosts: [HOST], ports: [origin.port], paths: ['/ok', '/created', '/hang'] }],
     ...(extra.timeouts ? { timeouts: extra.timeouts } : {}),
   });
 
@@ -184,6 +188,39 @@ test('an origin that goes away in the middle of a burst, 5 streams at a time: th
   assert.equal(paths.length, 40, 'a request was lost or sent twice');
   assert.equal(new Set(paths).size, 40);
   assert.ok(origin.connections() >= 2);
+});
+
+test('under a whole-host rule the h2 connection opened ahead (during the client handshake) carries the whole burst', { timeout: 60_000 }, async (t) => {
+  await testProxyCa();
+  const origin = await startH2Origin(t);
+  const proxy = await proxyFor(t, origin, { wholeHost: true });
+  const base = `https://${HOST}:${origin.port}`;
+  const args = ['-s', '--http2', '--parallel', '--parallel-max', '50', '--cacert', testProxyCaPath, '-x', proxy.url, '-w', '%{http_code}\\n'];
+  for (let i = 0; i < 50; i += 1) args.push('-o', '/dev/null', `${base}/any/${i}`);
+  const result = await runCommand('curl', args, { timeoutMs: 50_000 });
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(result.stdout.trim().split('\n'), Array(50).fill('200'));
+  assert.equal(origin.streams.length, 50);
+  assert.equal(origin.connections(), 1);
+  assert.equal(origin.sessions(), 1);
+});
+
+test('plain proxy requests for https:// URLs (absolute form, no CONNECT) share the h2 connection too', { timeout: 60_000 }, async (t) => {
+  await testProxyCa();
+  const origin = await startH2Origin(t);
+  const proxy = await proxyFor(t, origin);
+  const { port } = new URL(proxy.url);
+  const get = (n: number): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: Number(port), path: `https://${HOST}:${origin.port}/ok/absolute-${n}`, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => { body += chunk; }).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+  });
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, n) => get(n)));
+  assert.deepEqual(answers.map((a) => a.status), Array(20).fill(200));
+  assert.match(answers[0]!.body, /h2 origin saw GET \/ok\/absolute-0 \(0 bytes, HTTP\/2\.0\)/);
+  assert.equal(origin.connections(), 1);
 });
 
 test('upstream.http2: false speaks HTTP/1.1 to an origin that offers both', { timeout: 60_000 }, async (t) => {
