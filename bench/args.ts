@@ -33,7 +33,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --out FILE          results file (default bench/results/latest.md)
   --portcullis DIR    benchmark the Portcullis checkout in DIR (built: DIR/dist) instead of this one
   --portcullis-ref R  benchmark git ref R (e.g. HEAD), exported with git archive and built in a temp dir
-  --wait-quiet S      before each target, wait up to S s for the machine to be < 20 % busy (default 0)
+  --wait-quiet S      before each run, wait up to S s for the machine to be < 20 % busy (default 0)
   --workers N         equal process counts: Portcullis --workers N and Squid \`workers N\`
                       (default: each at its own default: Portcullis one worker per CPU it may
                       use, which pinned to one CPU is 1; Squid 1); pins proxies to CPUs 0..N-1

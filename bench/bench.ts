@@ -10,94 +10,19 @@ import { parseArgs, USAGE, type BenchOptions } from './args.js';
 import { buildRef } from './build-ref.js';
 import { makeInterceptCa } from './intercept-ca.js';
 import { Janitor } from './janitor.js';
-import { cpuBusyPercent, describeMachine, loadAverage, waitForQuiet } from './machine.js';
+import { cpuBusyPercent, describeMachine, loadAverage } from './machine.js';
+import { log, measureScenario, noteCommand, type Collected, type TargetSpec } from './measure.js';
 import { allOriginNames, FIRST_CONTACT_HOSTS, ORIGIN_NAME, startOrigin } from './origin.js';
 import { preparePrivateHosts } from './private-hosts.js';
-import type { RunOutcome } from './outcome.js';
-import type { ProxyPeer, RunningProxy } from './peer.js';
 import { REPO_ROOT } from './peer-portcullis.js';
 import { ALL_PEERS } from './peers.js';
 import { planCpus } from './procs.js';
 import { renderReport, renderTable, type Cell, type Column, type ScenarioResult, type TargetId } from './report.js';
-import { ALL_SCENARIOS, type BenchEnv, type Scenario, type Target } from './scenarios.js';
-import { median } from './stats.js';
-
-const log = (message: string): void => { process.stderr.write(`[bench] ${message}\n`); };
-const firstLine = (err: unknown): string => ((err as Error).message ?? String(err)).split('\n')[0]?.slice(0, 120) ?? 'error';
+import { ALL_SCENARIOS, type BenchEnv, type Scenario } from './scenarios.js';
 
 /** Upper bound on the whole run; past it everything is stopped and the run fails. */
 const timeLimitMs = (o: BenchOptions, scenarios: number, targets: number): number =>
-  (scenarios * targets * ((o.runs * (o.durationSec + 15)) + o.warmupSec + o.waitQuietSec + 30) + 300) * 1000;
-
-interface Collected {
-  readonly runLog: string[];
-  readonly commands: string[];
-  readonly configs: Array<[string, string]>;
-  readonly seenCommands: Set<string>;
-}
-
-const noteCommand = (c: Collected, key: string, command: string): void => {
-  if (c.seenCommands.has(key)) return;
-  c.seenCommands.add(key);
-  c.commands.push(`# ${key}`, command);
-};
-
-const safeRun = async (scenario: Scenario, env: BenchEnv, target: Target): Promise<RunOutcome> => {
-  try {
-    return await scenario.runOnce(env, target);
-  } catch (err) {
-    return { values: {}, errors: 1, detail: `run failed: ${firstLine(err)}`, command: '' };
-  }
-};
-
-const measureTarget = async (
-  scenario: Scenario,
-  env: BenchEnv,
-  peer: ProxyPeer | undefined,
-  label: string,
-  collected: Collected,
-): Promise<Cell> => {
-  let proxy: RunningProxy | undefined;
-  const key = scenario.intercept ? `${label} with interception` : label;
-  const quiet = await waitForQuiet(env.options.waitQuietSec);
-  collected.runLog.push(`${scenario.id} ${label}: machine ${quiet.busy.toFixed(0)} % busy just before${quiet.waitedSec > 0 ? ` (after waiting ${quiet.waitedSec} s for < 20 %)` : ''}`);
-  if (peer) {
-    try {
-      proxy = await peer.start({
-        janitor: env.janitor, cpus: env.cpus, origin: env.origin, hosts: env.hosts, portcullisRoot: env.portcullisRoot,
-        ...(scenario.intercept ? { intercept: env.interceptCa } : {}),
-        ...(env.options.workers !== undefined ? { workers: env.options.workers } : {}),
-      });
-    } catch (err) {
-      log(`${label} failed to start: ${(err as Error).message}`);
-      collected.runLog.push(`${scenario.id} ${label}: failed to start: ${firstLine(err)}`);
-      return { kind: 'na', reason: `failed to start: ${firstLine(err)}` };
-    }
-    noteCommand(collected, `${key} (proxy, pinned)`, proxy.commandLine);
-    if (!collected.configs.some(([name]) => name === key)) collected.configs.push([key, proxy.configText]);
-  }
-  const target: Target = { id: peer?.id ?? 'direct', proxy };
-  try {
-    if (scenario.warmup && env.options.warmupSec > 0) {
-      await scenario.warmup(env, target).catch((err: unknown) => log(`${scenario.id} ${label} warm-up failed: ${firstLine(err)}`));
-    }
-    const runs = scenario.repeated ? env.options.runs : 1;
-    const outcomes: RunOutcome[] = [];
-    for (let i = 1; i <= runs; i++) {
-      const outcome = await safeRun(scenario, env, target);
-      outcomes.push(outcome);
-      const line = `${scenario.id} ${label} run ${i}/${runs}: ${outcome.errors > 0 ? 'FAILED: ' : ''}${outcome.detail} [load avg ${loadAverage()}]`;
-      log(line);
-      collected.runLog.push(line);
-      if (outcome.command) noteCommand(collected, `${scenario.id} ${label}`, outcome.command);
-    }
-    const values: Record<string, number> = {};
-    for (const metric of scenario.metrics) values[metric.key] = median(outcomes.map((o) => o.values[metric.key] ?? Number.NaN));
-    return { kind: 'value', values, failedRuns: outcomes.filter((o) => o.errors > 0).length, runs };
-  } finally {
-    if (proxy) await proxy.stop();
-  }
-};
+  (scenarios * targets * ((o.runs * (o.durationSec + 15 + o.waitQuietSec)) + o.warmupSec + 30) + 300) * 1000;
 
 /** Fills metrics defined as "this target minus direct" (S8's overhead); NaN when direct failed. */
 const deriveMinusDirect = (scenario: Scenario, cells: Map<TargetId, Cell>): void => {
@@ -174,18 +99,20 @@ const main = async (): Promise<number> => {
     for (const scenario of scenarios) {
       const cells = new Map<TargetId, Cell>();
       const missing = scenario.unavailable();
-      const targets: Array<[TargetId, ProxyPeer | undefined, string]> = [];
-      if (scenario.hasDirect) targets.push(['direct', undefined, 'direct']);
+      const candidates: TargetSpec[] = [];
+      if (scenario.hasDirect) candidates.push({ id: 'direct', peer: undefined, label: 'direct' });
       for (const c of columns) {
         const peer = peers.find((p) => p.id === c.id);
-        if (peer) targets.push([peer.id, peer, peer.label]);
+        if (peer) candidates.push({ id: peer.id, peer, label: peer.label });
       }
-      for (const [id, peer, label] of targets) {
+      const targets: TargetSpec[] = [];
+      for (const spec of candidates) {
+        const { peer } = spec;
         const why = missing ?? peer?.unavailable(portcullisRoot) ?? (scenario.intercept && peer && !peer.canIntercept ? 'cannot intercept TLS' : undefined);
-        if (why) { cells.set(id, { kind: 'na', reason: why }); collected.runLog.push(`${scenario.id} ${label}: n/a (${why})`); continue; }
-        log(`${scenario.id} ${scenario.title}: ${label}`);
-        cells.set(id, await measureTarget(scenario, env, peer, label, collected));
+        if (why) { cells.set(spec.id, { kind: 'na', reason: why }); collected.runLog.push(`${scenario.id} ${spec.label}: n/a (${why})`); continue; }
+        targets.push(spec);
       }
+      for (const [id, cell] of await measureScenario(scenario, env, targets, collected)) cells.set(id, cell);
       deriveMinusDirect(scenario, cells);
       results.push({ scenario, cells });
     }
