@@ -109,6 +109,7 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
       });
     };
     const keepWarm = (opened: Promise<Opened>): void => {
+      discardWarm();
       // Until a request takes it, nobody else listens on this socket.
       opened.then((ready) => ready.socket.on('error', ignore), ignore);
       const timer = setTimeout(discardWarm, WARM_MS);
