@@ -14,6 +14,8 @@ export interface BenchOptions {
   readonly portcullis: string | undefined;
   /** Git ref to export and build into a temp dir and benchmark instead. */
   readonly portcullisRef: string | undefined;
+  /** Git ref built the same way and measured as one more column, "Portcullis REF", in the same run. */
+  readonly baselineRef: string | undefined;
   /** Before each target: wait up to this many seconds for the machine to be < 20 % busy. */
   readonly waitQuietSec: number;
   /** Processes per proxy (Portcullis --workers N, Squid workers N); undefined: each at its default. */
@@ -33,6 +35,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --out FILE          results file (default bench/results/latest.md)
   --portcullis DIR    benchmark the Portcullis checkout in DIR (built: DIR/dist) instead of this one
   --portcullis-ref R  benchmark git ref R (e.g. HEAD), exported with git archive and built in a temp dir
+  --baseline-ref R    also benchmark git ref R (e.g. HEAD~1) in the same run, as a column
+                      "Portcullis R" beside Portcullis, with a "Portcullis / R" ratio column
   --wait-quiet S      before each run, wait up to S s for the machine to be < 20 % busy (default 0)
   --workers N         equal process counts: Portcullis --workers N and Squid \`workers N\`
                       (default: each at its own default: Portcullis one worker per CPU it may
@@ -57,6 +61,7 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
   let quick = false;
   let portcullis: string | undefined;
   let portcullisRef: string | undefined;
+  let baselineRef: string | undefined;
   let waitQuietSec = 0;
   let workers: number | undefined;
   const explicit = new Set<string>();
@@ -76,6 +81,7 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
       case '--out': out = value() ?? out; break;
       case '--portcullis': portcullis = value(); break;
       case '--portcullis-ref': portcullisRef = value(); break;
+      case '--baseline-ref': baselineRef = value(); break;
       case '--wait-quiet': waitQuietSec = positiveInt(arg, value(), 600); break;
       case '--workers': workers = positiveInt(arg, value(), 64); break;
       default: throw new Error(`unknown option ${arg}\n${USAGE}`);
@@ -86,5 +92,5 @@ export const parseArgs = (argv: readonly string[]): BenchOptions | 'help' => {
     if (!explicit.has('duration')) durationSec = 3;
     if (!explicit.has('warmup')) warmupSec = 1;
   }
-  return { runs, durationSec, warmupSec, connections, tunnels, scenarios, peers, out, quick, portcullis, portcullisRef, waitQuietSec, workers };
+  return { runs, durationSec, warmupSec, connections, tunnels, scenarios, peers, out, quick, portcullis, portcullisRef, baselineRef, waitQuietSec, workers };
 };

@@ -14,6 +14,7 @@ import { cpuBusyPercent, describeMachine, loadAverage } from './machine.js';
 import { log, measureScenario, noteCommand, type Collected, type TargetSpec } from './measure.js';
 import { allOriginNames, FIRST_CONTACT_HOSTS, ORIGIN_NAME, startOrigin } from './origin.js';
 import { preparePrivateHosts } from './private-hosts.js';
+import { baselinePeer } from './peer-baseline.js';
 import { REPO_ROOT } from './peer-portcullis.js';
 import { ALL_PEERS } from './peers.js';
 import { planCpus } from './procs.js';
@@ -49,6 +50,7 @@ const main = async (): Promise<number> => {
   const opts = options;
   const scenarios = ALL_SCENARIOS.filter((s) => !opts.scenarios || opts.scenarios.includes(s.id));
   const peers = ALL_PEERS.filter((p) => !opts.peers || opts.peers.includes(p.id));
+  if (opts.baselineRef && !peers.some((p) => p.id === 'portcullis')) { process.stderr.write('--baseline-ref needs portcullis among --peers\n'); return 2; }
   if (scenarios.length === 0) { process.stderr.write(`no scenario matches ${opts.scenarios?.join(',')}\n${USAGE}\n`); return 2; }
 
   const janitor = new Janitor();
@@ -72,6 +74,13 @@ const main = async (): Promise<number> => {
       const built = await buildRef(janitor, REPO_ROOT, opts.portcullisRef);
       portcullisRoot = built.dir;
       refNote = ['Portcullis build', `git ${opts.portcullisRef} = ${built.commit} (exported with git archive, built with tsc)`];
+    }
+    if (opts.baselineRef) {
+      log(`building the baseline, Portcullis ${opts.baselineRef}, in a temp dir`);
+      const built = await buildRef(janitor, REPO_ROOT, opts.baselineRef);
+      // Right after Portcullis, so it is started and measured with the same interleaving.
+      peers.splice(peers.findIndex((p) => p.id === 'portcullis') + 1, 0, baselinePeer(built.dir, opts.baselineRef));
+      collected.runLog.push(`baseline: Portcullis ${opts.baselineRef} = ${built.commit} (exported with git archive, built with tsc)`);
     }
     const busy = await cpuBusyPercent(1000);
     const machine = await describeMachine(peers, portcullisRoot);

@@ -5,7 +5,8 @@ import type { Origin } from './origin.js';
 import type { PrivateHosts } from './private-hosts.js';
 import type { CpuPlan } from './procs.js';
 
-export type PeerId = 'portcullis' | 'squid' | 'tinyproxy' | 'mitmproxy';
+/** baseline: another build of Portcullis (--baseline-ref), measured in the same run. */
+export type PeerId = 'portcullis' | 'baseline' | 'squid' | 'tinyproxy' | 'mitmproxy';
 
 export interface PeerContext {
   readonly janitor: Janitor;

@@ -36,7 +36,8 @@ const ratio = (a: number, b: number): string => (Number.isFinite(a) && Number.is
 const escape = (text: string): string => text.replace(/\|/g, '\\|');
 
 export const renderTable = (results: readonly ScenarioResult[], columns: readonly Column[]): string => {
-  const header = ['Scenario', 'Metric', ...columns.map((c) => c.label), 'Portcullis / direct', 'Portcullis / Squid'];
+  const baseline = columns.find((c) => c.id === 'baseline');
+  const header = ['Scenario', 'Metric', ...columns.map((c) => c.label), 'Portcullis / direct', 'Portcullis / Squid', ...(baseline ? [`Portcullis / ${baseline.label.replace(/^Portcullis /, '')}`] : [])];
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((_, i) => (i < 2 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const { scenario, cells } of results) {
     scenario.metrics.forEach((metric, index) => {
@@ -48,6 +49,7 @@ export const renderTable = (results: readonly ScenarioResult[], columns: readonl
         ...columns.map((c) => (c.id === 'direct' && !scenario.hasDirect ? '–' : formatCell(cells.get(c.id), metric))),
         scenario.hasDirect ? ratio(portcullis, valueOf(cells.get('direct'), metric)) : '–',
         ratio(portcullis, valueOf(cells.get('squid'), metric)),
+        ...(baseline ? [ratio(portcullis, valueOf(cells.get('baseline'), metric))] : []),
       ];
       lines.push(`| ${row.map(escape).join(' | ')} |`);
     });
