@@ -17,6 +17,12 @@ export interface ChannelTarget {
   readonly servername: string;
   /** Host in the CONNECT line and the Host header (a name, so TLS SNI can match it). */
   readonly authorityHost: string;
+  /**
+   * Set: session resumption (the secureContext caps TLS at 1.2). The first handshake of the process is a full one; its
+   * session is kept here and every later connection resumes it (an abbreviated handshake, no
+   * key exchange or certificate check), so the load generator and nginx stay cheap per connection.
+   */
+  readonly resumption?: { session: Buffer | undefined };
 }
 
 export class ChannelError extends Error {
@@ -67,7 +73,8 @@ export class Channel {
   /** performance.now() when the outstanding request was sent (for the watchdog). */
   sentAt = 0;
 
-  private constructor(readonly socket: net.Socket, private readonly requestBytes: Buffer) {
+  /** resumed: the TLS handshake resumed an earlier session. */
+  private constructor(readonly socket: net.Socket, private readonly requestBytes: Buffer, readonly resumed: boolean) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new ChannelError('socket', err.message)));
     socket.on('close', () => {
@@ -90,10 +97,17 @@ export class Channel {
         if (status !== 200) throw new ChannelError(`connect-status-${status}`, `CONNECT answered ${status}`);
       }
       let socket: net.Socket = raw;
+      let resumed = false;
       if (target.tls) {
-        const secure = tls.connect({ socket: raw, servername: target.servername, secureContext: target.secureContext });
+        const { resumption } = target;
+        const secure = tls.connect({
+          socket: raw, servername: target.servername, secureContext: target.secureContext,
+          ...(resumption?.session ? { session: resumption.session } : {}),
+        });
         secure.on('error', () => { /* reported below or by the channel */ });
         await once(secure, 'secureConnect', timeoutMs);
+        if (resumption && !secure.isSessionReused()) resumption.session = secure.getSession();
+        resumed = secure.isSessionReused();
         socket = secure;
       }
       const scheme = target.tls ? 'https' : 'http';
@@ -103,7 +117,7 @@ export class Channel {
         `GET ${requestTarget} HTTP/1.1\r\nHost: ${authority}\r\nUser-Agent: portcullis-bench\r\n` +
         `Connection: ${closeAfter ? 'close' : 'keep-alive'}\r\n\r\n`,
       );
-      return new Channel(socket, request);
+      return new Channel(socket, request, resumed);
     } catch (err) {
       raw.destroy();
       throw err instanceof ChannelError ? err : new ChannelError('connect', (err as Error).message);

@@ -7,6 +7,8 @@ export interface LoadOptions {
   readonly proxyPort?: number;
   readonly originPort: number;
   readonly tls: boolean;
+  /** With tls: TLS 1.2, every connection after the first resuming the first one's session. */
+  readonly tlsResume?: boolean;
   readonly caFile?: string;
   readonly servername: string;
   /** Host named in CONNECT and Host: (default 127.0.0.1). */
@@ -35,6 +37,8 @@ export interface LoadResult {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly connections: number;
+  /** Connections whose TLS handshake resumed a session (tlsResume). */
+  readonly resumed?: number;
   /** first-contact only: the slowest request. */
   readonly maxMs?: number;
 }

@@ -23,6 +23,8 @@ export interface AccessLogDeps {
   readonly watchIntervalMs?: number;
   /** Lines are dropped (and counted) while more than this many bytes wait for the OS (default 8 MiB). */
   readonly maxPendingBytes?: number;
+  /** A file's lines are written at most this long after the first of them is logged (default 20). */
+  readonly flushDelayMs?: number;
 }
 
 export interface AccessLog {
@@ -38,6 +40,9 @@ export interface AccessLog {
 
 const DEFAULT_WATCH_INTERVAL_MS = 1000;
 const DEFAULT_MAX_PENDING_BYTES = 8 * 1024 * 1024;
+const DEFAULT_FLUSH_DELAY_MS = 20;
+/** A batch this large is written at once, without waiting for the delay. */
+const FLUSH_AT_BYTES = 64 * 1024;
 const FILE_MODE = 0o640;
 
 export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps): AccessLog => {
@@ -184,15 +189,23 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
     });
   };
 
-  // Lines of one event-loop turn go out in one write: a write per line cost a system call (on a
-  // libuv pool thread) per request. Each line is still whole and in order.
+  // Lines are written in batches: to a file, those of up to flushDelayMs (or 64 KiB) in one write;
+  // to stdout (written synchronously), those of one event-loop turn. A file write per line (or per
+  // turn, under light load) cost a libuv pool job, thread wake-ups and a system call per request:
+  // 13 % of the CPU of new spliced tunnels (S3) in a profile. Each line is still whole and in order.
+  const flushDelayMs = deps.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
   let batch: string[] = [];
   let batchBytes = 0;
-  let batchTimer: NodeJS.Immediate | undefined;
+  let batchTimer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  const cancelBatchTimer = (): void => {
+    if (batchTimer === undefined) return;
+    if (toStdout) clearImmediate(batchTimer as NodeJS.Immediate);
+    else clearTimeout(batchTimer as NodeJS.Timeout);
+    batchTimer = undefined;
+  };
 
   const writeBatch = (): void => {
-    if (batchTimer !== undefined) clearImmediate(batchTimer);
-    batchTimer = undefined;
+    cancelBatchTimer();
     if (batch.length === 0) return;
     const text = batch.length === 1 ? (batch[0] as string) : batch.join('');
     const lines = batch.length;
@@ -244,7 +257,8 @@ export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps):
       }
       batch.push(line);
       batchBytes += line.length;
-      batchTimer ??= setImmediate(writeBatch);
+      if (batchBytes >= FLUSH_AT_BYTES) writeBatch();
+      else batchTimer ??= toStdout ? setImmediate(writeBatch) : setTimeout(writeBatch, flushDelayMs);
     },
 
     reopen: async (): Promise<void> => {

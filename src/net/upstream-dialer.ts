@@ -64,7 +64,8 @@ export const connectOnce = (address: string, port: number, timeoutMs: number, si
 
 /** Tries the checked addresses in order; a client that left stops the attempts. */
 export const connectChecked = async (checked: CheckedDestination, timeoutMs: number, signal?: AbortSignal): Promise<DialResult> => {
-  let lastError: unknown = new PortcullisError('PCL_ERR_ADDRESS_BLOCKED', `no checked address to dial for ${checked.destination.host.host}`);
+  // Made only when every address failed: an Error captures a stack trace, a cost on every dial otherwise.
+  let lastError: unknown;
   for (const address of checked.allowed) {
     try {
       const socket = await connectOnce(address, checked.destination.port, timeoutMs, signal);
@@ -74,7 +75,7 @@ export const connectChecked = async (checked: CheckedDestination, timeoutMs: num
       if (error instanceof PortcullisError && error.code === 'PCL_ERR_CLIENT_ABORTED') break;
     }
   }
-  throw lastError;
+  throw lastError ?? new PortcullisError('PCL_ERR_ADDRESS_BLOCKED', `no checked address to dial for ${checked.destination.host.host}`);
 };
 
 export const createUpstreamDialer = (options: DialerOptions): UpstreamDialer => {
