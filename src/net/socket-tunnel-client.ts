@@ -11,7 +11,8 @@ import { peekClientHello, tlsAlert } from './peek-client-hello.js';
 import { relayTunnel } from './tunnel-relay.js';
 import type { DialResult } from './upstream-dialer.js';
 
-const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+/** Encoded once: a string would be encoded again for every tunnel. Never modified. */
+const ESTABLISHED = Buffer.from('HTTP/1.1 200 Connection Established\r\n\r\n', 'latin1');
 /** A refused client that keeps its end open is closed after this long. */
 const LINGER_MS = 5000;
 

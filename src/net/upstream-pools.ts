@@ -172,7 +172,12 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
     };
     const dispatch = (request: UpstreamRequest, handler: UpstreamHandler, afterOpening = false): void => {
       if (protocol === 'h1') {
-        dispatcher.dispatch({ ...request, idempotent: false, blocking: request.body !== null, reset: false } as never, handler as never);
+        // A literal, not a spread of `request`: V8's generic object clone showed in S1's profile.
+        dispatcher.dispatch({
+          path: request.path, method: request.method, headers: request.headers, body: request.body,
+          headersTimeout: request.headersTimeout, bodyTimeout: request.bodyTimeout,
+          idempotent: false, blocking: request.body !== null, reset: false,
+        } as never, handler as never);
       } else if (h2?.usable()) {
         h2.dispatch(request, handler);
       } else if (afterOpening) {

@@ -46,7 +46,8 @@ const describeAnswers = (reply: DnsReply): string[] =>
  */
 export const runDnsQuery = (context: PipelineContext, exchange: DnsExchange, deps: DnsDeps): void => {
   const { query } = exchange;
-  const origin = { ...exchange.connection, id: context.nextFlowId(), startedAt: context.clock.now() };
+  const { client: peer, listener } = exchange.connection;
+  const origin = { client: peer, listener, id: context.nextFlowId(), startedAt: context.clock.now() };
   const flow = new DnsFlow(origin, query.ok ? query.type : '-', query.ok ? query.name : '-', exchange.transport, (record) => context.recordFlow(record));
   const send = (reply: DnsReply, answers: readonly string[] = describeAnswers(reply)): void => {
     flow.respondedWith(reply.rcode, answers);

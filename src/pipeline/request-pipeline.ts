@@ -73,7 +73,8 @@ const headerCountRefusal = (context: PipelineContext, head: RequestHead): { refu
 
 const openFlow = (context: PipelineContext, exchange: RequestExchange): HttpFlow => {
   const { head, source } = exchange;
-  const origin = { ...exchange.connection, id: context.nextFlowId(), startedAt: context.clock.now() };
+  const { client: peer, listener } = exchange.connection;
+  const origin = { client: peer, listener, id: context.nextFlowId(), startedAt: context.clock.now() };
   const sink = (record: Parameters<PipelineContext['recordFlow']>[0]): void => context.recordFlow(record);
   if (source.kind !== 'tunnel') {
     const flow = new HttpFlow(origin, head.method, head.target, sink);

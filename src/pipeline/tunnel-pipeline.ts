@@ -72,7 +72,8 @@ export interface TunnelDeps<L extends UpstreamLink> {
 }
 
 const openFlow = <L extends UpstreamLink>(context: PipelineContext, client: TunnelClient<L>): TunnelFlow => {
-  const origin = { ...client.connection, id: context.nextFlowId(), startedAt: context.clock.now() };
+  const { client: peer, listener } = client.connection;
+  const origin = { client: peer, listener, id: context.nextFlowId(), startedAt: context.clock.now() };
   const flow = new TunnelFlow(origin, client.connect?.authority ?? '-', (record) => context.recordFlow(record));
   if (client.connect) flow.requestHeaders(redactHeaders(client.connect.rawHeaders));
   if (client.original) flow.redirectedFrom(formatOriginalDestination(client.original));
