@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { PortcullisError } from '../errors.js';
 import type { FlowRecord } from '../flow/flow-record.js';
-import { formatConsole, formatJson, formatSquid } from './access-log-format.js';
+import { formatConsole, formatJson, formatSquid, newIsoSecondCache } from './access-log-format.js';
 import { drained, errorCode, pendingBytes, settleWaiters, whenClosed, whenSettled, type Sink } from './log-sink.js';
 
 export type AccessLogFormat = 'json' | 'squid' | 'console';
@@ -47,9 +47,10 @@ const FILE_MODE = 0o640;
 
 export const createAccessLog = (options: AccessLogOptions, deps: AccessLogDeps): AccessLog => {
   const color = options.color ?? false;
+  const times = newIsoSecondCache();
   const format =
     options.format === 'json'
-      ? formatJson
+      ? (record: FlowRecord) => formatJson(record, times)
       : options.format === 'squid'
         ? formatSquid
         : (record: FlowRecord) => formatConsole(record, { color });

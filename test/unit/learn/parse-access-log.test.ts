@@ -59,7 +59,7 @@ test('what Portcullis writes in either format reads back the same way', () => {
     makeRecord({ id: 'c', parentId: 'd', url: '/storage/v1/b/bkt/o', host: 'storage.googleapis.com', port: 443, verdict: 'deny', reason: 'path-not-allowed', status: 403 }),
   ];
   for (const format of [formatJson, formatSquid]) {
-    const { requests, problems } = parseAccessLogText(records.map(format).join('\n'), 'x');
+    const { requests, problems } = parseAccessLogText(records.map((record) => format(record)).join('\n'), 'x');
     assert.deepEqual(problems, []);
     const live = records.map(fromFlowRecord);
     assert.deepEqual(requests.map((r) => [r.kind, r.verdict, r.url, r.target?.transport, r.target?.intercepted, r.target?.pathAndQuery]),

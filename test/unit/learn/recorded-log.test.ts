@@ -35,7 +35,7 @@ interface Learned {
 /** Records the traffic, writes it in `format`, parses it back, learns, renders and re-loads the proposal as a config. */
 const learnFrom = (rules: readonly RuleConfig[], dryRun: boolean, format: 'json' | 'squid'): Learned => {
   const recording = recordTraffic(traffic, rules, { dryRun });
-  const text = `${recording.records.map(format === 'json' ? formatJson : formatSquid).join('\n')}\n`;
+  const text = `${recording.records.map((record) => (format === 'json' ? formatJson(record) : formatSquid(record))).join('\n')}\n`;
   const parsed = parseAccessLogText(text, `recorded.${format}`);
   assert.deepEqual(parsed.problems, []);
   assert.equal(parsed.requests.length, recording.records.length);
@@ -141,7 +141,7 @@ test('learn on a Squid-format log of the broad, enforced policy gives a policy a
 test('replay with the proposal missing one rule lists exactly that rule\'s requests', () => {
   // The fleet now enforces the proposal; the same traffic recorded under it.
   const enforced = recordTraffic(traffic, watched.rules, { dryRun: false });
-  const lines = parseAccessLogText(`${enforced.records.map(formatJson).join('\n')}\n`, 'enforced.json').requests;
+  const lines = parseAccessLogText(`${enforced.records.map((record) => formatJson(record)).join('\n')}\n`, 'enforced.json').requests;
   const truth = new Map(enforced.truth.map((t) => [t.id, t]));
   assert.equal(replayRequests(watched.policy, lines).changed, 0, 'the policy in force changes nothing');
   for (const host of ['deb.debian.org', 'storage.googleapis.com', 'files.pythonhosted.org', 'api.datadoghq.com']) {

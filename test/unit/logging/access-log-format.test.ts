@@ -8,6 +8,8 @@ import {
   formatDuration,
   formatJson,
   formatSquid,
+  isoTime,
+  newIsoSecondCache,
 } from '../../../src/logging/access-log-format.js';
 
 // The console format prints local time; pin the zone so the expected lines are exact.
@@ -382,4 +384,12 @@ test('squid: a DNS query is DNS_ANSWERED or DNS_DENIED with status 000 and its r
 
 test('console: a DNS query shows the response code, transport and answers', () => {
   assert.equal(formatConsole(dnsRecord(), { color: false }), '22:13:20.123 ALLOW 10.0.0.5 A www.example.com → NOERROR udp 192.0.2.1,192.0.2.2 2 ms [rule wild]');
+});
+
+test('isoTime writes what Date#toISOString writes, with one cache across seconds, years and signs', () => {
+  const cache = newIsoSecondCache();
+  const samples = [0, 1, 9, 10, 99, 100, 999, 1000, 1001, 1_764_777_600_000, 1_764_777_600_999, 1_764_777_601_005, -1, -999, -1000, -1001, 8.64e15, -8.64e15, 253_402_300_799_999, 253_402_300_800_000];
+  // Sequential ms, as a busy log writes them, and jumps back and forth.
+  for (let ms = 1_764_777_599_990; ms < 1_764_777_600_020; ms += 1) samples.push(ms);
+  for (const ms of [...samples, ...samples.reverse()]) assert.equal(isoTime(ms, cache), new Date(ms).toISOString(), String(ms));
 });
