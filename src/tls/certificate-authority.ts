@@ -99,7 +99,7 @@ export const loadOrCreateCertificateAuthority = async (options: CertificateAutho
 
   const mint = async (host: CanonicalHost): Promise<LeafMaterial> => {
     const key = await takeKey();
-    const spki = key.publicKey.export({ type: 'spki', format: 'der' });
+    const spki = key.spkiDer;
     const now = Math.floor(clock() / 1000) * 1000; // certificates hold whole seconds
     const notBefore = new Date(Math.max(now - HOUR, ca.cert.notBefore.getTime()));
     const notAfter = new Date(Math.min(notBefore.getTime() + LEAF_DAYS * DAY, ca.cert.notAfter.getTime()));
@@ -114,7 +114,7 @@ export const loadOrCreateCertificateAuthority = async (options: CertificateAutho
     });
     const signature = sign(signer.digest, tbs, signer.nodeKey.asymmetricKeyType === 'ec' ? { key: signer.nodeKey, dsaEncoding: 'der' } : signer.nodeKey);
     const certPem = leafDer.toPem(leafDer.encodeCertificate(tbs, signer.algorithmDer, signature));
-    return { certPem: certPem + servedChain, keyPem: key.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, notAfter };
+    return { certPem: certPem + servedChain, keyPem: key.privateKeyPem, notAfter };
   };
 
   interface Entry { readonly leaf: Promise<LeafMaterial>; notAfter?: number }
