@@ -3,7 +3,7 @@ import type tls from 'node:tls';
 import { Pool } from 'undici';
 import { startH2Connection, type H2Connection, type UpstreamHandler, type UpstreamRequest } from './h2-upstream.js';
 import { formatHostHeader, type Destination } from '../flow/destination.js';
-import { startUpstreamTls, type UpstreamTlsSettings } from './upstream-tls.js';
+import { startUpstreamTls, type UpstreamTlsResumption, type UpstreamTlsSettings } from './upstream-tls.js';
 import type { UpstreamRoute } from './upstream-routes.js';
 import type { CheckedDestination } from '../pipeline/dialing.js';
 
@@ -92,6 +92,15 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
     let protocol: 'unknown' | 'h1' | 'h2' = scheme === 'https' && options.http2() ? 'unknown' : 'h1';
     let h2: H2Connection | undefined;
     let opening: Promise<void> | undefined;
+    // The newest TLS session the origin issued on this pool's connections, resumed by the next
+    // one: an abbreviated handshake instead of a full one when an origin closes keep-alive
+    // connections. Kept with the upstream TLS settings it was verified under: a reload that
+    // changes trusted roots starts over with full handshakes.
+    let resumable: { readonly settings: UpstreamTlsSettings; readonly session: Buffer } | undefined;
+    const resumptionFor = (settings: UpstreamTlsSettings): UpstreamTlsResumption => ({
+      session: resumable?.settings === settings ? resumable.session : undefined,
+      keep: (session) => { resumable = { settings, session }; },
+    });
     const authority = origin.slice('https://'.length);
     const open = (alpn: readonly string[]): Promise<Opened> => {
       const current = options.route(way.key) ?? way;
@@ -99,8 +108,9 @@ export const createUpstreamPools = (options: UpstreamPoolsOptions): UpstreamPool
       return (pinned && pinned.local ? dialer.connect(pinned) : dialer.dial(destination)).then(async ({ socket, address }) => {
         if (scheme === 'http') return { socket, address };
         try {
+          const settings = options.tls();
           const secure = await startUpstreamTls(socket, { name: destination.host.host, isIp: destination.host.kind === 'ip' },
-            options.tls(), alpn, options.handshakeTimeoutMs());
+            settings, alpn, options.handshakeTimeoutMs(), resumptionFor(settings));
           return { socket: secure as net.Socket, address };
         } catch (error) {
           socket.destroy();

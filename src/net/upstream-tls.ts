@@ -35,9 +35,20 @@ export const describeTlsFailure = (error: NodeJS.ErrnoException, host: string): 
   return new PortcullisError('PCL_ERR_UPSTREAM_TLS_HANDSHAKE', `TLS handshake with ${host} failed: ${error.message}`, { cause: error });
 };
 
+/**
+ * A TLS session to offer for resumption, and where to keep the sessions the origin issues. Both
+ * belong to one origin host name: Node skips the host-name check on a resumed session, which is
+ * sound only when the session was verified for that same name.
+ */
+export interface UpstreamTlsResumption {
+  readonly session: Buffer | undefined;
+  keep(session: Buffer): void;
+}
+
 /** Wraps a dialed TCP socket in verified client TLS: SNI and identity check against `host`. */
 export const startUpstreamTls = (
   socket: net.Socket, host: { name: string; isIp: boolean }, settings: UpstreamTlsSettings, alpn: readonly string[], timeoutMs: number,
+  resumption?: UpstreamTlsResumption,
 ): Promise<tls.TLSSocket> =>
   new Promise((resolve, reject) => {
     const secure = tls.connect({
@@ -47,7 +58,11 @@ export const startUpstreamTls = (
       secureContext: settings.context,
       ALPNProtocols: alpn as string[],
       rejectUnauthorized: true,
+      ...(resumption?.session !== undefined ? { session: resumption.session } : {}),
     });
+    // TLS 1.3 issues tickets after the handshake, TLS 1.2 during it: keep the newest, for as
+    // long as the connection lives.
+    if (resumption !== undefined) secure.on('session', (session: Buffer) => resumption.keep(session));
     const timer = setTimeout(() => {
       secure.destroy();
       reject(new PortcullisError('PCL_ERR_UPSTREAM_TIMEOUT', `TLS handshake with ${host.name} timed out after ${timeoutMs} ms`));
