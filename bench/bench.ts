@@ -55,7 +55,7 @@ const main = async (): Promise<number> => {
 
   const janitor = new Janitor();
   janitor.installHandlers();
-  const limit = timeLimitMs(opts, scenarios.length, peers.length + 1);
+  const limit = timeLimitMs(opts, scenarios.length, peers.length + 1 + (opts.baselineRef ? 1 : 0));
   const watchdog = setTimeout(() => {
     log(`time limit of ${Math.round(limit / 1000)} s reached: stopping everything`);
     void janitor.cleanup(1000).finally(() => process.exit(1));
