@@ -29,7 +29,7 @@ export const USAGE = `usage: npm run bench -- [options]
   --warmup S          unmeasured warm-up seconds per target and scenario (default 2)
   --connections N     concurrent connections for S1-S5 (default 50)
   --tunnels N         idle tunnels for S7 and S7i (default 2000, at most 10000)
-  --scenarios LIST    e.g. S1,S2,S6a (default: all: S1,S2,S3,S4,S5,S6a,S6b,S6c,S7,S7i,S8)
+  --scenarios LIST    e.g. S1,S2,S6a (default: all: S1,S2,S3,S3p,S4,S5,S6a,S6b,S6c,S7,S7i,S8)
                       (S4, S5, S6c, S7i, S8: TLS interception; tinyproxy is n/a there)
   --peers LIST        e.g. portcullis,squid (default: all: portcullis,squid,tinyproxy,mitmproxy)
   --out FILE          results file (default bench/results/latest.md)

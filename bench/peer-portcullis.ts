@@ -24,7 +24,7 @@ ${ca ? `# Minted leaves are signed by the bench's interception CA (the same one 
 ca: { cert: ${ca.certFile}, key: ${ca.keyFile} }
 upstream:
   tls: { extra_ca: [${ctx.origin.caFile}] }
-` : `# S3 sends plain HTTP inside tunnels; the SNI peek still runs, a present SNI must still match.
+` : `# S3p sends plain HTTP inside tunnels; the SNI peek still runs, a present SNI must still match.
 missing_sni: allow
 `}${withLimits ? '# S7 and the soak hold up to 10,000 connections from one client address (default caps: 1,000 per client, 10,000 per listener).\nlimits: { max_connections: 20000, max_connections_per_client: 20000 }\n' : ''}rules:
 ${ca ? `  - name: bench-origin-inspect
