@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { PortcullisError } from '../errors.js';
 import type { FlowRecord } from '../flow/flow-record.js';
-import { formatConsole, formatJson, formatSquid, newIsoSecondCache } from './access-log-format.js';
+import { formatConsole, formatJson, formatSquid } from './access-log-format.js';
+import { newIsoSecondCache } from './iso-time.js';
 import { drained, errorCode, pendingBytes, settleWaiters, whenClosed, whenSettled, type Sink } from './log-sink.js';
 
 export type AccessLogFormat = 'json' | 'squid' | 'console';

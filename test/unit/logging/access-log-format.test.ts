@@ -8,9 +8,8 @@ import {
   formatDuration,
   formatJson,
   formatSquid,
-  isoTime,
-  newIsoSecondCache,
 } from '../../../src/logging/access-log-format.js';
+import { isoTime, newIsoSecondCache } from '../../../src/logging/iso-time.js';
 
 // The console format prints local time; pin the zone so the expected lines are exact.
 process.env.TZ = 'UTC';
