@@ -327,3 +327,28 @@ test('a stream that fails is reported once, and later writes neither throw nor r
   await log.flush();
   assert.deepEqual(errorsOf(errors), ['EPIPE']);
 });
+
+test('a file gets its lines in batches: after the flush delay, or at once past 64 KiB, whole and in order', async (t) => {
+  const { dir, openLog } = await workspace(t);
+  const timed = path.join(dir, 'timed.log');
+  const { log: timedLog } = openLog(timed, { flushDelayMs: 30 });
+  for (const n of range(1, 3)) timedLog.write(makeRecord(n));
+  // Nothing is issued before the delay: the lines wait in the batch.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(await idsIn(timed), []);
+  // Within the delay (and some slack for the write itself) they are there, without a flush().
+  await waitFor('the timed batch', async () => (await idsIn(timed)).length === 3, 2000);
+  assert.deepEqual(await idsIn(timed), [1, 2, 3]);
+
+  // With a delay far beyond the test, only the size can write the batch: ~300 lines of ~230 bytes pass 64 KiB.
+  const sized = path.join(dir, 'sized.log');
+  const { log: sizedLog } = openLog(sized, { flushDelayMs: 600_000 });
+  for (const n of range(1, 400)) sizedLog.write(makeRecord(n));
+  await waitFor('the size-triggered batch', async () => (await idsIn(sized)).length > 0, 2000);
+  const written = await idsIn(sized);
+  assert.ok(written.length < 400, `the lines after the last 64 KiB still wait (wrote ${written.length})`);
+  assert.deepEqual(written, range(1, written.length));
+  // close() writes what is left.
+  await sizedLog.close();
+  assert.deepEqual(await idsIn(sized), range(1, 400));
+});
