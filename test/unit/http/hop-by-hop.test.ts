@@ -41,8 +41,11 @@ describe('stripHopByHop', () => {
   });
 
   it('agrees with the plain reference on generated header lists', () => {
-    const names = fc.constantFrom('Host', 'connection', 'Connection', 'PROXY-CONNECTION', 'Keep-Alive', 'te', 'Upgrade', 'x-a', 'X-A', 'x-b', 'Close', ':authority', 'Transfer-Encoding', 'accept');
-    const tokens = fc.array(fc.constantFrom('close', 'keep-alive', 'x-a', 'X-B', ' x-a ', '', 'upgrade', 'accept', 'Host'), { maxLength: 4 }).map((t) => t.join(','));
+    const names = fc.oneof(
+      fc.constantFrom('Host', 'connection', 'Connection', 'PROXY-CONNECTION', 'Keep-Alive', 'te', 'TE', 'Upgrade', 'x-a', 'X-A', 'x-b', 'Close', ':authority', 'Transfer-Encoding', 'accept', 'HTTP2-Settings', 'Trailer'),
+      fc.stringMatching(/^[A-Za-z:-]{1,20}$/),
+    );
+    const tokens = fc.array(fc.oneof(fc.constantFrom('close', 'keep-alive', 'x-a', 'X-B', ' x-a ', '', 'upgrade', 'accept', 'Host'), fc.stringMatching(/^[A-Za-z-]{1,8}$/)), { maxLength: 4 }).map((t) => t.join(','));
     const header = fc.tuple(names, fc.oneof(tokens, fc.constantFrom('1', 'v', '')));
     fc.assert(fc.property(fc.array(header, { maxLength: 12 }), fc.boolean(), (pairs, withDrop) => {
       const raw = pairs.flat();
