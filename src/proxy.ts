@@ -116,6 +116,11 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
   const listeners = config.listen.map((listenerConfig) => (listenerConfig.mode === 'dns'
     ? createDnsListener(runtime, listenerConfig, dnsDeps)
     : createListener(runtime, listenerConfig, listenerDeps)));
+  // Certificates for the exact host names that rules decrypt are made ahead of their first request.
+  const prewarmLeaves = (): void => {
+    for (const listener of listeners) listener.prewarmLeaves?.(current.policy.interceptedNames);
+  };
+
   return {
     listeners,
     state: () => current,
@@ -134,6 +139,7 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
         await Promise.all(listeners.map((l) => l.close()));
         throw error;
       }
+      prewarmLeaves();
       return bound;
     },
     async close(options = {}) {
@@ -143,10 +149,12 @@ export const createProxy = (config: ProxyConfig, deps: ProxyDeps = {}): Proxy =>
     reload(next) {
       if (next.addons.length === 0) {
         current = buildProxyState(next, stateDeps);
+        prewarmLeaves();
         return undefined;
       }
       return stateWithAddons(next).then((state) => {
         current = state;
+        prewarmLeaves();
       });
     },
   };

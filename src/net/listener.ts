@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type net from 'node:net';
 import type { ListenerConfig } from '../config/schema.js';
 import { clientIpOf } from '../flow/client-address.js';
+import { parseHost } from '../flow/host.js';
 import { errorResponse, serializeResponse } from '../http/deny-response.js';
 import { createHttpFront, type HttpFront } from '../http/http-front.js';
 import { nodeExchange, proxyAuthorizationOf, type ExchangeSide } from '../http/node-exchange.js';
@@ -32,6 +33,12 @@ export interface Listener {
   /** Client connections open now (metrics, dashboard). */
   connections?(): number;
   /**
+   * Makes, in the background, the certificates (and TLS contexts) this listener would present
+   * for these host names, so a first request to one pays neither; a later call replaces an
+   * unfinished earlier one.
+   */
+  prewarmLeaves?(names: readonly string[]): void;
+  /**
    * Stops accepting, lets in-flight requests and tunnels finish for up to `graceMs`, then
    * destroys what is left; idempotent.
    */
@@ -41,6 +48,9 @@ export interface Listener {
 export interface ListenerDeps {
   readonly originalDestination: OriginalDestinationSource;
 }
+
+/** Names whose certificates a listener makes ahead, at most (the leaf-context cache holds 1,000). */
+const MAX_PREWARMED_LEAVES = 500;
 
 const clientOf = (socket: { remoteAddress?: string | undefined; remotePort?: number | undefined }): { address: string; port: number } =>
   ({ address: clientIpOf(socket.remoteAddress), port: socket.remotePort ?? 0 });
@@ -175,17 +185,38 @@ export const createListener = (runtime: ProxyRuntime, config: ListenerConfig, de
     });
   };
 
+  // One name per event-loop turn: a mint and a TLS context are ~1.7 ms of CPU each, which must
+  // not hold up the connections being served meanwhile.
+  let prewarmRun = 0;
+  const prewarmLeaves = (names: readonly string[]): void => {
+    if (mode === 'transparent-http') return;
+    prewarmRun += 1;
+    const run = prewarmRun;
+    const next = (index: number): void => {
+      if (run !== prewarmRun || index >= Math.min(names.length, MAX_PREWARMED_LEAVES)) return;
+      const parsed = parseHost(names[index] as string);
+      const later = (): void => void setImmediate(() => next(index + 1));
+      if (parsed.ok) interceptor.contextFor(parsed.value).then(later, later);
+      else later();
+    };
+    setImmediate(() => next(0));
+  };
+
   return {
     config,
     address: listener,
     connections: () => loop.sockets.size,
+    prewarmLeaves,
     listen: () => {
       if (transparent) deps.originalDestination.status(); // loads the addon now, logging once what is available
       return loop.listen();
     },
-    close: (graceMs = 0) => loop.close(graceMs, () => drain.tick(loop.sockets, runtime.clock.now())).then(() => {
-      front?.close();
-      interceptor.close();
-    }),
+    close: (graceMs = 0) => {
+      prewarmRun += 1; // stops a prewarm in progress
+      return loop.close(graceMs, () => drain.tick(loop.sockets, runtime.clock.now())).then(() => {
+        front?.close();
+        interceptor.close();
+      });
+    },
   };
 };

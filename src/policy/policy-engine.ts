@@ -64,6 +64,11 @@ export interface CompiledPolicy {
   /** One line per rule, built from the matchers' explain(). */
   explainRules(): string[];
   readonly ruleNames: readonly string[];
+  /**
+   * Exact host names of enforced rules that decrypt their tunnels (paths, methods or inspect):
+   * the names worth a certificate before their first request.
+   */
+  readonly interceptedNames: readonly string[];
 }
 
 interface CompiledRule {
@@ -274,5 +279,8 @@ export const compilePolicy = (rules: readonly RuleConfig[]): CompiledPolicy => {
       : (facts: NameFacts) => withWouldAllow(enforced.decideName(facts), () => reported.decideName(facts)),
     explainRules: () => [...explanations],
     ruleNames: Object.freeze(compiled.map((rule) => rule.name)),
+    interceptedNames: Object.freeze([...new Set(compiled
+      .filter((rule) => !rule.report && rule.needsRequest)
+      .flatMap((rule) => rule.patterns.flatMap((pattern) => (pattern.kind === 'exact' ? [pattern.name] : []))))]),
   });
 };
